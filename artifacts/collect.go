@@ -1,0 +1,152 @@
+package artifacts
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+)
+
+// failureLimit is how much of /opt/ml/output/failure SageMaker keeps as
+// the job's FailureReason.
+const failureLimit = 1024
+
+// ReadFailure returns the failure reason the container wrote into its
+// output directory, cut to SageMaker's 1024 characters; "" when none.
+func ReadFailure(outputDir string) string {
+	f, err := os.Open(filepath.Join(outputDir, "failure"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, failureLimit*utf8.UTFMax)
+	n, _ := io.ReadFull(f, buf)
+	s := strings.ToValidUTF8(string(buf[:n]), "\uFFFD")
+	if r := []rune(s); len(r) > failureLimit {
+		s = string(r[:failureLimit])
+	}
+	return strings.TrimSpace(s)
+}
+
+// Archive tars and gzips dir into dst (SageMaker's model.tar.gz layout:
+// entries relative to dir, no leading folder), then removes dir. It writes
+// through a temporary file, so dst is whole or absent.
+func Archive(dir, dst string) error {
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
+	if err != nil {
+		return fmt.Errorf("archiving %s: %w", dir, err)
+	}
+	defer os.Remove(f.Name())
+	zw := gzip.NewWriter(f)
+	if err := writeTar(dir, zw); err != nil {
+		f.Close()
+		return fmt.Errorf("archiving %s: %w", dir, err)
+	}
+	if err := errors.Join(zw.Close(), f.Close()); err != nil {
+		return fmt.Errorf("archiving %s: %w", dir, err)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return fmt.Errorf("archiving %s: %w", dir, err)
+	}
+	return os.RemoveAll(dir)
+}
+
+func writeTar(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if rel == "." {
+			return nil
+		}
+		return tarEntry(tw, path, filepath.ToSlash(rel))
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// tarEntry adds one file; symlinks are stored as links, never followed, so
+// a link out of the model directory cannot pull in other files.
+func tarEntry(tw *tar.Writer, path, name string) error {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	link := ""
+	switch {
+	case info.Mode()&fs.ModeSymlink != 0:
+		if link, err = os.Readlink(path); err != nil {
+			return err
+		}
+	case !info.Mode().IsRegular() && !info.IsDir():
+		fmt.Fprintf(os.Stderr, "jobrun: skipping special file %s\n", path)
+		return nil
+	}
+	hdr, err := tar.FileInfoHeader(info, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name, hdr.Uname, hdr.Gname = name, "", ""
+	if info.IsDir() {
+		hdr.Name += "/"
+	}
+	if err := tw.WriteHeader(hdr); err != nil || !info.Mode().IsRegular() {
+		return err
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	_, err = io.Copy(tw, src)
+	return err
+}
+
+// ForeignOwned reports whether anything below the dirs belongs to another
+// user than uid (files a root container wrote).
+func ForeignOwned(uid int, dirs ...string) bool {
+	found := errors.New("found")
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if info, err := e.Info(); err == nil && ownerOf(info) != uid {
+				return found
+			}
+			return nil
+		})
+		if err == found {
+			return true
+		}
+	}
+	return false
+}
+
+func ownerOf(info fs.FileInfo) int {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
+
+// ChownTree gives everything below dir to uid:gid without following links.
+func ChownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}

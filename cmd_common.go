@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jobrun/jobrun/exitcode"
+	"github.com/jobrun/jobrun/spec"
+)
+
+// specFlags are the overrides every command that reads a spec accepts.
+func specFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "name", Usage: "the job name, used as is (default: the spec's name plus a timestamp and a random suffix)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where run directories go (overrides output.uri)"},
+		&cli.StringSliceFlag{Name: "set", Usage: "override a spec value, e.g. --set hyperparameters.lr=0.1 (repeatable)"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable K=V (repeatable)"},
+	}
+}
+
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print results as JSON, one object per line"}
+
+// loadSpec reads the single SPEC argument with the command line's overrides.
+func loadSpec(c *cli.Context) (*spec.Spec, error) {
+	if c.NArg() != 1 {
+		return nil, exitcode.Usagef("%s needs exactly one SPEC argument (got %d)", c.Command.Name, c.NArg())
+	}
+	return spec.Load(c.Args().First(), overrides(c))
+}
+
+func overrides(c *cli.Context) spec.Overrides {
+	return spec.Overrides{Name: c.String("name"), Output: c.String("output"), Set: c.StringSlice("set"), Env: c.StringSlice("env")}
+}
+
+// printer writes results to stdout as text or as JSON lines with a type.
+type printer interface {
+	result(kind string, v any, text string)
+}
+
+type textPrinter struct{ w io.Writer }
+
+func (p textPrinter) result(_ string, _ any, text string) { fmt.Fprintln(p.w, text) }
+
+type jsonPrinter struct{ w io.Writer }
+
+func (p jsonPrinter) result(kind string, v any, _ string) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		data = []byte("{}")
+	}
+	// Wrap with the object's type without a second struct per kind.
+	fmt.Fprintf(p.w, "{\"type\":%q,%s\n", kind, data[1:])
+}
+
+func newPrinter(c *cli.Context) printer {
+	if c.Bool("json") {
+		return jsonPrinter{c.App.Writer}
+	}
+	return textPrinter{c.App.Writer}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/exitcode"
+)
+
+func lsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ls",
+		Usage: "list runs with their status, duration and exit code",
+		Description: `Reads the job.json of every run directory in the output folder (./runs by
+default), newest first. A run still in progress shows InProgress.
+
+Examples:
+   jobrun ls
+   jobrun ls --output /data/runs
+   jobrun ls --json | jq -r 'select(.status=="Failed") | .job_name'`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "runs", Usage: "the output folder to list"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return exitcode.Usagef("ls takes no arguments; use --output DIR")
+			}
+			recs, err := artifacts.ListRecords(c.String("output"))
+			if err != nil {
+				return err
+			}
+			printRuns(c, recs)
+			return nil
+		},
+	}
+}
+
+// runLine is one run as `ls --json` prints it.
+type runLine struct {
+	JobName       string  `json:"job_name"`
+	RunDir        string  `json:"run_dir"`
+	Status        string  `json:"status"`
+	CreatedAt     string  `json:"created_at"`
+	DurationSec   float64 `json:"duration_seconds"`
+	ExitCode      *int    `json:"exit_code"`
+	FailureReason string  `json:"failure_reason,omitempty"`
+}
+
+func printRuns(c *cli.Context, recs []*artifacts.Record) {
+	now := time.Now()
+	if c.Bool("json") {
+		p := newPrinter(c)
+		for _, r := range recs {
+			p.result("run", runLine{
+				JobName: r.JobName, RunDir: filepath.Join(c.String("output"), r.JobName), Status: r.Status,
+				CreatedAt: r.CreatedAt.Format(time.RFC3339), DurationSec: r.Duration(now).Seconds(),
+				ExitCode: r.ExitCode, FailureReason: r.FailureReason,
+			}, "")
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATUS\tCREATED\tDURATION\tEXIT\tFAILURE")
+	for _, r := range recs {
+		exit := "-"
+		if r.ExitCode != nil {
+			exit = strconv.Itoa(*r.ExitCode)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.JobName, r.Status, r.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+			r.Duration(now), exit, oneLine(r.FailureReason, 60))
+	}
+	tw.Flush()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/runner/docker"
+)
+
+// End-to-end tests: the real jobrun binary against the real Docker Engine.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// jobrunBinary builds the jobrun binary once, static like a release.
+func jobrunBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "jobrun-e2e-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "jobrun")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// job is one e2e job's folder: a spec, data and the runs folder.
+type job struct {
+	t    *testing.T
+	dir  string
+	name string
+}
+
+const trainCSV = "f1,f2,label\n1,2,1\n-1,-2,0\n2,1,1\n-2,-1,0\n1.5,1,1\n-1,-1.5,0\n"
+
+func newJob(t *testing.T, specBody string) *job {
+	t.Helper()
+	buildTrainer(t)
+	dir := t.TempDir()
+	j := &job{t: t, dir: dir, name: "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))}
+	j.write("data/train/train.csv", trainCSV)
+	j.write("train.yaml", "name: e2e\nimage: "+trainerTag+"\ninputs:\n  train: ./data/train\n"+specBody)
+	t.Cleanup(j.assertNoContainers)
+	return j
+}
+
+func (j *job) write(rel, body string) {
+	p := filepath.Join(j.dir, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		j.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		j.t.Fatal(err)
+	}
+}
+
+func (j *job) runDir() string { return filepath.Join(j.dir, "runs", j.name) }
+
+// command prepares `jobrun local train.yaml --name <job> ARGS...`.
+func (j *job) command(args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	all := append([]string{"local", "train.yaml", "--name", j.name}, args...)
+	cmd := exec.Command(jobrunBinary(j.t), all...)
+	cmd.Dir = j.dir
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd, stdout, stderr
+}
+
+// run runs jobrun local to the end and returns its exit code.
+func (j *job) run(args ...string) (int, string, string) {
+	cmd, stdout, stderr := j.command(args...)
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		j.t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+func (j *job) record() *artifacts.Record {
+	r, err := artifacts.ReadRecord(j.runDir())
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	return r
+}
+
+func (j *job) read(rel string) string {
+	data, err := os.ReadFile(filepath.Join(j.runDir(), rel))
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	return string(data)
+}
+
+func (j *job) assertNoContainers() {
+	eng, err := docker.New(context.Background())
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	defer eng.Close()
+	res, err := eng.Client().ContainerList(context.Background(), client.ContainerListOptions{
+		All: true, Filters: client.Filters{}.Add("label", docker.LabelJob+"="+j.name)})
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	if len(res.Items) != 0 {
+		j.t.Errorf("%d container(s) of job %s left after jobrun exited", len(res.Items), j.name)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) waitFor(t *testing.T, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(b.String(), s) {
+			return
+		}
+	}
+	t.Fatalf("output never contained %q:\n%s", s, b.String())
+}
+
+func TestLocalCompletes(t *testing.T) {
+	j := newJob(t, `hyperparameters: {epochs: 3, lr: 0.5}
+metrics:
+  - {name: "train:loss", regex: "loss=([0-9.]+)"}
+checkpoint: {uri: ./ckpt}
+`)
+	code, stdout, stderr := j.run()
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rec := j.record()
+	if rec.Status != artifacts.StatusCompleted || rec.ExitCode == nil || *rec.ExitCode != 0 || rec.ImageID == "" {
+		t.Errorf("record = %+v", rec)
+	}
+	if len(rec.Inputs) != 1 || rec.Inputs[0].Files != 1 || rec.Inputs[0].Size != int64(len(trainCSV)) || rec.Inputs[0].SHA256 == "" {
+		t.Errorf("inputs = %+v", rec.Inputs)
+	}
+	if _, ok := rec.FinalMetrics["train:loss"]; !ok {
+		t.Errorf("final metrics = %v", rec.FinalMetrics)
+	}
+	if lines := strings.Count(j.read("metrics.jsonl"), "\n"); lines != 3 {
+		t.Errorf("metrics.jsonl has %d lines, want 3", lines)
+	}
+	if !strings.Contains(j.read("logs/algo-1.log"), "epoch=3 loss=") {
+		t.Errorf("log lacks the last epoch")
+	}
+	var model map[string]any
+	if err := json.Unmarshal([]byte(j.read("model/model.json")), &model); err != nil {
+		t.Errorf("model: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(j.dir, "ckpt", "checkpoint.json")); err != nil {
+		t.Errorf("checkpoint not saved back: %v", err)
+	}
+	assertNoTempDirs(t)
+}
+
+// assertNoTempDirs checks that no jobrun process left its temporary folder.
+func assertNoTempDirs(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "jobrun-[0-9]*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "jobrun-%d-", &pid); err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			t.Errorf("temporary folder left behind: %s", d)
+		}
+	}
+}
+
+func TestLocalFailurePassesThrough(t *testing.T) {
+	j := newJob(t, "hyperparameters: {fail: true, exit_code: 3}\n")
+	code, _, stderr := j.run()
+	if code != 3 {
+		t.Fatalf("exit %d, want 3; stderr:\n%s", code, stderr)
+	}
+	rec := j.record()
+	if rec.Status != artifacts.StatusFailed || rec.FailureReason == "" || *rec.ExitCode != 3 {
+		t.Errorf("record = %+v", rec)
+	}
+	if got := j.read("output/failure"); !strings.HasPrefix(strings.TrimSpace(got), strings.TrimSpace(rec.FailureReason)[:10]) {
+		t.Errorf("failure reason %q does not come from the failure file %q", rec.FailureReason, got)
+	}
+}
+
+func TestLocalMaxRuntime(t *testing.T) {
+	j := newJob(t, `hyperparameters: {epochs: 100000, sleep: 0.2}
+stopping: {max_runtime: 2s, grace: 30s}
+checkpoint: {uri: ./ckpt}
+`)
+	code, _, stderr := j.run()
+	if code != 124 {
+		t.Fatalf("exit %d, want 124; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(j.read("logs/algo-1.log"), "SIGTERM received") {
+		t.Errorf("the container did not see SIGTERM")
+	}
+	rec := j.record()
+	if rec.Status != artifacts.StatusStopped || rec.StopReason != "MaxRuntimeExceeded" {
+		t.Errorf("record = %+v", rec)
+	}
+	if _, err := os.Stat(filepath.Join(j.dir, "ckpt", "checkpoint.json")); err != nil {
+		t.Errorf("final checkpoint not saved: %v", err)
+	}
+}
+
+func TestLocalInterrupt(t *testing.T) {
+	j := newJob(t, "hyperparameters: {epochs: 100000, sleep: 0.2}\n")
+	cmd, stdout, stderr := j.command()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdout.waitFor(t, "epoch=")
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(j.read("logs/algo-1.log"), "SIGTERM received") {
+		t.Errorf("the container was not stopped gracefully")
+	}
+	if rec := j.record(); rec.Status != artifacts.StatusStopped {
+		t.Errorf("status = %s", rec.Status)
+	}
+	if _, err := os.Stat(filepath.Join(j.runDir(), "output", "data", "metrics.json")); err != nil {
+		t.Errorf("outputs not kept: %v", err)
+	}
+}
+
+func TestLocalInterruptTwiceKills(t *testing.T) {
+	j := newJob(t, "hyperparameters: {epochs: 100000, sleep: 0.2, ignore_sigterm: true}\nstopping: {grace: 1h}\n")
+	cmd, stdout, stderr := j.command()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdout.waitFor(t, "epoch=")
+	cmd.Process.Signal(os.Interrupt)
+	stderr.waitFor(t, "Ctrl-C again")
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("a second Ctrl-C did not end the run")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr)
+	}
+}
+
+func TestLocalGzipOutputs(t *testing.T) {
+	j := newJob(t, "hyperparameters: {epochs: 2}\noutput: {compression: gzip}\n")
+	if code, _, stderr := j.run(); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	for _, f := range []string{"output/model.tar.gz", "output/output.tar.gz"} {
+		if _, err := os.Stat(filepath.Join(j.runDir(), f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(j.runDir(), "model")); !os.IsNotExist(err) {
+		t.Errorf("model/ should be replaced by output/model.tar.gz (stat: %v)", err)
+	}
+	out, err := exec.Command("tar", "-tzf", filepath.Join(j.runDir(), "output/model.tar.gz")).Output()
+	if err != nil || !strings.Contains(string(out), "model.json") {
+		t.Errorf("model.tar.gz lists %q (%v)", out, err)
+	}
+	if rec := j.record(); rec.Outputs.Model != "output/model.tar.gz" {
+		t.Errorf("outputs = %+v", rec.Outputs)
+	}
+}
+
+func TestLocalResumesFromCheckpoint(t *testing.T) {
+	j := newJob(t, "hyperparameters: {epochs: 2}\ncheckpoint: {uri: ./ckpt}\n")
+	if code, _, stderr := j.run(); code != 0 {
+		t.Fatalf("first run: exit %d; stderr:\n%s", code, stderr)
+	}
+	j.name += "-2"
+	code, stdout, stderr := j.run("--set", "hyperparameters.epochs=4")
+	if code != 0 {
+		t.Fatalf("second run: exit %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout+stderr, "resumed from epoch 2") || !strings.Contains(stdout, "epoch=4") {
+		t.Errorf("second run did not resume:\n%s\n%s", stdout, stderr)
+	}
+}
