@@ -38,7 +38,8 @@ EXIT STATUS:
 func newApp(force <-chan struct{}) *cli.App {
 	cli.CommandHelpTemplate = cli.CommandHelpTemplate + exitStatusHelp
 	cli.AppHelpTemplate = cli.AppHelpTemplate + exitStatusHelp
-	return &cli.App{
+	usage := func(_ *cli.Context, err error, _ bool) error { return exitcode.NewUsage(err) }
+	app := &cli.App{
 		Name:    "jobrun",
 		Usage:   "run SageMaker training containers anywhere, from one YAML spec",
 		Version: jobrunVersion(),
@@ -56,13 +57,25 @@ func newApp(force <-chan struct{}) *cli.App {
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return exitcode.NewUsage(err) },
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	for _, c := range app.Commands {
+		c.OnUsageError = usage
+	}
+	return app
 }
 
 // report prints an error (unless it explains itself) and returns the exit code.
 func report(err error) int {
+	var exit cli.ExitCoder
+	if errors.As(err, &exit) { // urfave/cli's own errors are about usage
+		err = exitcode.NewUsage(err)
+	}
 	code := exitcode.Code(err)
 	if err != nil && !exitcode.Quiet(err) {
-		fmt.Fprintf(os.Stderr, "jobrun: %v\n", err)
+		msg := err.Error()
+		if !strings.Contains(msg, "\n") {
+			msg = "jobrun: " + msg // several lines are file:line:col diagnostics
+		}
+		fmt.Fprintln(os.Stderr, msg)
 	}
 	var usage *exitcode.UsageError
 	if errors.As(err, &usage) && strings.Contains(err.Error(), "flag provided but not defined") {

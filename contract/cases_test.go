@@ -13,6 +13,7 @@ var testCases = []testCase{
 	{"worked-example", workedExample},
 	{"multi-host", multiHostJob},
 	{"program-env", programEnvJob},
+	{"edge", edgeJob},
 }
 
 // multiHostJob exercises most of the Python emulation: every value type,
@@ -82,5 +83,29 @@ func programEnvJob(*testing.T) Job {
 		},
 		InstanceCount: 2,
 		NumCPUs:       1,
+	}
+}
+
+// edgeJob collects the toolkit's odd corners: names that upper-case alike,
+// an empty key, a null program under an empty SAGEMAKER_PROGRAM, a raw
+// string as distribution groups (Python's `in` then tests substrings),
+// non-string reserved values, and the Neuron instance rule.
+func edgeJob(*testing.T) Job {
+	return Job{
+		Name: "edge",
+		Hyperparameters: map[string]string{
+			"A": "1", "a": "2", "": "e", "ﬁ": "[]",
+			"d":                                      `{"k": null, "j": {"x": 1}}`,
+			"sagemaker_program":                      "null",
+			"sagemaker_distribution_instance_groups": "homogeneousCluster,other",
+			"sagemaker_submit_directory":             "5",
+			"sagemaker_container_log_level":          `"DEBUG"`,
+		},
+		Environment:   map[string]string{"SAGEMAKER_PROGRAM": ""},
+		Channels:      []Channel{{Name: "Train"}, {Name: "train"}},
+		InstanceType:  "ml.trn2.48xlarge",
+		InstanceCount: 2,
+		HostIndex:     1,
+		NumCPUs:       192,
 	}
 }

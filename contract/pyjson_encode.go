@@ -87,7 +87,7 @@ func sortedItems(d pyDict) pyDict {
 }
 
 // jsonEscapes are the short escapes json.dumps uses.
-var jsonEscapes = map[rune]string{
+var jsonEscapes = [128]string{
 	'"': `\"`, '\\': `\\`, '\b': `\b`, '\f': `\f`, '\n': `\n`, '\r': `\r`, '\t': `\t`,
 }
 
@@ -95,12 +95,13 @@ var jsonEscapes = map[rune]string{
 // ' '..'~' becomes \uXXXX (lower-case hex, astral code points as a
 // surrogate pair); without, only quotes, backslashes and controls do.
 func (st jsonStyle) writeString(b *strings.Builder, s string) {
+	b.Grow(len(s) + 2)
 	b.WriteByte('"')
 	for len(s) > 0 {
 		r, n := nextRune(s)
-		switch esc, ok := jsonEscapes[r]; {
-		case ok:
-			b.WriteString(esc)
+		switch {
+		case r < 128 && jsonEscapes[r] != "":
+			b.WriteString(jsonEscapes[r])
 		case r < 0x20 || (st.ascii && r > '~'):
 			writeUEscape(b, r)
 		default:
@@ -118,9 +119,11 @@ func writeUEscape(b *strings.Builder, r rune) {
 		writeUEscape(b, 0xDC00|r&0x3FF)
 		return
 	}
+	const hex = "0123456789abcdef"
 	b.WriteString(`\u`)
-	h := strconv.FormatInt(int64(r), 16)
-	b.WriteString(strings.Repeat("0", 4-len(h)) + h)
+	for shift := 12; shift >= 0; shift -= 4 {
+		b.WriteByte(hex[r>>shift&0xF])
+	}
 }
 
 // jsonFloat is json.dumps' float: repr, or the JavaScript names for the

@@ -73,9 +73,9 @@ func boolText(b bool) string { return map[bool]string{true: "True", false: "Fals
 func TestIntDigitLimit(t *testing.T) {
 	digits := strings.Repeat("7", maxIntDigits)
 	for in, wantRaw := range map[string]bool{
-		digits:             false,
-		"-" + digits:       false,
-		digits + "7":       true,
+		digits:              false,
+		"-" + digits:        false,
+		digits + "7":        true,
 		"[" + digits + "]":  false,
 		"[" + digits + "7]": true,
 		"0." + digits + "7": false, // floats have no such limit

@@ -1,9 +1,6 @@
 package contract
 
-import (
-	"math"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // The toolkit decodes every hyperparameter with Python's json.loads and then
 // renders the result with json.dumps, str() and repr(). To produce the same
@@ -65,52 +62,6 @@ func truthy(v pyValue) bool {
 		return len(v) > 0
 	}
 	return false
-}
-
-// pyEqual compares two values structurally. Unlike Python's ==, NaN equals
-// NaN and 1 differs from 1.0 and True: it answers "same rendering", which
-// is what the tests need.
-func pyEqual(a, b pyValue) bool {
-	switch a := a.(type) {
-	case pyFloat:
-		bf, ok := b.(pyFloat)
-		if math.IsNaN(float64(a)) {
-			return ok && math.IsNaN(float64(bf))
-		}
-		return ok && a == bf && math.Signbit(float64(a)) == math.Signbit(float64(bf))
-	case pyList:
-		bl, ok := b.(pyList)
-		return ok && listEqual(a, bl)
-	case pyDict:
-		bd, ok := b.(pyDict)
-		return ok && dictEqual(a, bd)
-	}
-	return a == b
-}
-
-func listEqual(a, b pyList) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !pyEqual(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// dictEqual is order-sensitive: repr() shows insertion order.
-func dictEqual(a, b pyDict) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].key != b[i].key || !pyEqual(a[i].val, b[i].val) {
-			return false
-		}
-	}
-	return true
 }
 
 // nextRune decodes one code point of a WTF-8 string: UTF-8 extended with

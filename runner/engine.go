@@ -66,12 +66,22 @@ type Container struct {
 	ShmSize    int64
 	Memory     int64
 	NanoCPUs   int64
-	GPUs       string // "", "all", a count, or comma-separated device IDs
+	GPUs       GPUs
 	Grace      time.Duration
 	Force      <-chan struct{}
 	Stdout     io.Writer
 	Stderr     io.Writer
 }
+
+// GPUs are the GPUs a container gets: all of them, a count, or devices.
+type GPUs struct {
+	All     bool
+	Count   int
+	Devices []string
+}
+
+// None reports whether no GPU is asked for.
+func (g GPUs) None() bool { return !g.All && g.Count == 0 && len(g.Devices) == 0 }
 
 // Exit is how a container ended.
 type Exit struct {

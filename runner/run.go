@@ -170,7 +170,7 @@ func (r *run) container() (Container, error) {
 		Name: r.JobName + "-algo-1", Image: r.imageID, Hostname: contract.HostName(0),
 		Entrypoint: s.Entrypoint, Cmd: s.Arguments, Env: tree.Env, Labels: r.Labels,
 		ShmSize: s.Resources.ShmSize, Memory: s.Resources.Memory, NanoCPUs: int64(s.Resources.CPUs * 1e9),
-		GPUs: s.Resources.GPUs, Grace: s.Stopping.Grace, Force: r.Force, Mounts: r.mounts(),
+		GPUs: gpus(s.Resources), Grace: s.Stopping.Grace, Force: r.Force, Mounts: r.mounts(),
 	}
 	return c, nil
 }
@@ -180,7 +180,7 @@ func (r *run) contractJob() contract.Job {
 	j := contract.Job{
 		Name: r.JobName, Hyperparameters: s.Hyperparameters, Environment: s.Environment,
 		InstanceType: s.Resources.InstanceType, InstanceCount: s.Resources.InstanceCount,
-		NumCPUs: r.host.NumCPUs, NumGPUs: numGPUs(s.Resources.GPUs, r.host.NumGPUs),
+		NumCPUs: r.host.NumCPUs, NumGPUs: numGPUs(gpus(s.Resources), r.host.NumGPUs),
 	}
 	if s.Checkpoint != nil {
 		j.CheckpointPath = s.Checkpoint.LocalPath
@@ -191,20 +191,20 @@ func (r *run) contractJob() contract.Job {
 	return j
 }
 
+func gpus(r spec.Resources) GPUs {
+	all, count, devices := r.GPURequest()
+	return GPUs{All: all, Count: count, Devices: devices}
+}
+
 // numGPUs is how many GPUs the container gets.
-func numGPUs(gpus string, host int) int {
+func numGPUs(g GPUs, host int) int {
 	switch {
-	case gpus == "":
-		return 0
-	case gpus == "all":
+	case g.All:
 		return host
-	case strings.Contains(gpus, ","):
-		return len(strings.Split(gpus, ","))
+	case len(g.Devices) > 0:
+		return len(g.Devices)
 	}
-	if n, err := strconv.Atoi(gpus); err == nil {
-		return n
-	}
-	return 1
+	return g.Count
 }
 
 func (r *run) mounts() []Mount {

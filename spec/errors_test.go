@@ -171,6 +171,7 @@ func TestErrorsOthers(t *testing.T) {
 		{"negative gpus", base + "resources: {gpus: -1}\n", []string{`t.yaml:3:19: gpus must not be negative`}},
 		{"bool gpus", base + "resources: {gpus: true}\n", []string{`t.yaml:3:19: invalid gpus "true": want all, a count, or device ids as a list or comma-separated string`}},
 		{"bad gpu id", base + "resources: {gpus: '0,,1'}\n", []string{`t.yaml:3:19: invalid GPU device id "": want an index such as 0 or a UUID such as GPU-3a2c...`}},
+		{"duplicate gpu", base + "resources: {gpus: [1, 1]}\n", []string{`t.yaml:3:19: GPU device "1" is listed twice`}},
 		{"shm size", base + "resources: {shm_size: 1 gallon}\n", []string{`t.yaml:3:23: shm_size "1 gallon" is not a size: want bytes or a number with a unit, such as 512m, 1g or 2GiB`}},
 		{"shm size zero", base + "resources: {shm_size: 0}\n", []string{`t.yaml:3:23: shm_size "0" must be more than 0`}},
 		{"memory too small", base + "resources: {memory: 4m}\n", []string{`t.yaml:3:21: memory "4m" is too small: at least 6m`}},

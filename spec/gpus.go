@@ -14,14 +14,21 @@ var gpuIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]*$`)
 // them; or the devices listed (indexes or UUIDs). No GPUs gives all false,
 // count 0 and no devices.
 func (r Resources) GPURequest() (all bool, count int, devices []string) {
-	switch g := r.GPUs; {
+	g := r.GPUs
+	switch {
 	case g == "":
 	case g == "all":
 		all = true
 	case strings.HasPrefix(g, "device="):
 		devices = strings.Split(strings.TrimPrefix(g, "device="), ",")
+	case strings.Contains(g, ","):
+		devices = strings.Split(g, ",")
 	default:
-		count, _ = strconv.Atoi(g)
+		n, err := strconv.Atoi(g)
+		if err != nil {
+			return false, 0, []string{g}
+		}
+		count = n
 	}
 	return all, count, devices
 }
@@ -68,12 +75,50 @@ func (p *parser) gpuDevices(n *yaml.Node, ids []string) string {
 	if len(ids) == 0 {
 		return ""
 	}
+	seen := map[string]bool{}
 	for i, id := range ids {
 		ids[i] = strings.TrimSpace(id)
-		if !gpuIDRE.MatchString(ids[i]) {
+		switch {
+		case !gpuIDRE.MatchString(ids[i]):
 			p.errorf(n, "invalid GPU device id %q: want an index such as 0 or a UUID such as GPU-3a2c...", ids[i])
 			return ""
+		case seen[ids[i]]:
+			p.errorf(n, "GPU device %q is listed twice", ids[i])
+			return ""
 		}
+		seen[ids[i]] = true
 	}
-	return "device=" + strings.Join(ids, ",")
+	return deviceList(ids)
+}
+
+// deviceList writes device ids comma-separated; a single index gets
+// Docker's "device=" prefix, or it would read as a count.
+func deviceList(ids []string) string {
+	if _, err := strconv.Atoi(ids[0]); err == nil && len(ids) == 1 {
+		return "device=" + ids[0]
+	}
+	return strings.Join(ids, ",")
+}
+
+// checkGPUs checks that g is Resources.GPUs in its normal form.
+func checkGPUs(g string) string {
+	all, count, devices := Resources{GPUs: g}.GPURequest()
+	norm := ""
+	switch {
+	case all:
+		norm = "all"
+	case count > 0:
+		norm = strconv.Itoa(count)
+	case len(devices) > 0:
+		for _, d := range devices {
+			if !gpuIDRE.MatchString(d) {
+				return "has an invalid device id " + strconv.Quote(d)
+			}
+		}
+		norm = deviceList(devices)
+	}
+	if norm != g {
+		return `is not "", all, a count, comma-separated device ids or device=INDEX`
+	}
+	return ""
 }

@@ -89,11 +89,14 @@ var imageRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?
 	`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` +
 	`(?::[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
 
+// maxImageRef bounds an image reference: 255 for the name, a tag and a digest.
+const maxImageRef = 512
+
 // imageIDRE is an image ID, full or short, as `docker images` shows it.
 var imageIDRE = regexp.MustCompile(`^(?:sha256:[0-9a-f]{64}|[0-9a-f]{12,64})$`)
 
 func checkImage(s string) string {
-	if len(s) > 255+128+80 || !(imageRE.MatchString(s) || imageIDRE.MatchString(s)) {
+	if len(s) > maxImageRef || !(imageRE.MatchString(s) || imageIDRE.MatchString(s)) {
 		return "is not a valid image reference: want [registry/]repository[:tag][@digest], repository in lower case"
 	}
 	return ""

@@ -37,8 +37,8 @@ type Spec struct {
 	Stopping   Stopping    `json:"stopping"`
 	Metrics    []Metric    `json:"metrics,omitempty"`
 
-	// File is the spec's path and Dir its folder (absolute), for messages
-	// and for resolving relative paths.
+	// File is the spec's absolute path ("" when read from standard input)
+	// and Dir the folder relative paths were resolved against.
 	File string `json:"file"`
 	Dir  string `json:"-"`
 }
@@ -85,8 +85,10 @@ type Checkpoint struct {
 type Resources struct {
 	InstanceType  string `json:"instance_type"` // default "local" ("local_gpu" with gpus)
 	InstanceCount int    `json:"instance_count"`
-	// GPUs is "" (none), "all", a count ("2": any two), or device ids in
-	// Docker's --gpus form ("device=0,1"); GPURequest decodes it.
+	// GPUs is "" (none), "all", a count ("2": any two), or device ids,
+	// comma-separated ("0,1", "GPU-3a2c"); a single device index has
+	// Docker's prefix ("device=1") so it does not read as a count.
+	// GPURequest decodes it.
 	GPUs    string  `json:"gpus,omitempty"`
 	ShmSize int64   `json:"shm_size"`         // bytes; default 1 GiB
 	Memory  int64   `json:"memory,omitempty"` // bytes; 0: no limit

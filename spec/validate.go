@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -151,16 +150,12 @@ func (v *validator) input(field string, in Input) {
 	}
 }
 
-var gpusRE = regexp.MustCompile(`^(?:|all|[1-9][0-9]*|device=[A-Za-z0-9][A-Za-z0-9:._-]*(?:,[A-Za-z0-9][A-Za-z0-9:._-]*)*)$`)
-
 func (v *validator) resources(r Resources) {
 	v.check("resources.instance_type", r.InstanceType, checkInstanceType(r.InstanceType))
 	if r.InstanceCount != 1 {
 		v.add("resources.instance_count", "%d: only single-host jobs (1) are supported yet", r.InstanceCount)
 	}
-	if !gpusRE.MatchString(r.GPUs) {
-		v.add("resources.gpus", "%q: want \"\", all, a count or device=ids", r.GPUs)
-	}
+	v.check("resources.gpus", r.GPUs, checkGPUs(r.GPUs))
 	if r.ShmSize < 1 {
 		v.add("resources.shm_size", "%d must be more than 0", r.ShmSize)
 	}

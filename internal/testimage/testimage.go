@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -79,8 +79,7 @@ func BuildTrainer(ctx context.Context, cli *client.Client, tag string) (imageID 
 // Cleanup removes the image tagged tag; an image already gone is not an error.
 func Cleanup(ctx context.Context, cli *client.Client, tag string) error {
 	_, err := cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
-	var notFound interface{ NotFound() }
-	if err != nil && !errors.As(err, &notFound) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing image %q: %w", tag, err)
 	}
 	return nil
@@ -208,8 +207,8 @@ func contextTar(bin []byte) ([]byte, error) {
 
 // buildMessage is one JSON message of the /build response stream.
 type buildMessage struct {
-	Stream      string          `json:"stream"`
-	Error       string          `json:"error"`
+	Stream      string `json:"stream"`
+	Error       string `json:"error"`
 	ErrorDetail *struct {
 		Message string `json:"message"`
 	} `json:"errorDetail"`

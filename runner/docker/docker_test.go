@@ -71,20 +71,18 @@ func TestConformance(t *testing.T) {
 func TestDeviceRequest(t *testing.T) {
 	gpu := [][]string{{"gpu"}}
 	tests := []struct {
-		in   string
+		in   runner.GPUs
 		want *container.DeviceRequest
 	}{
-		{"", nil},
-		{"0", nil},
-		{"all", &container.DeviceRequest{Driver: "nvidia", Count: -1, Capabilities: gpu}},
-		{"2", &container.DeviceRequest{Driver: "nvidia", Count: 2, Capabilities: gpu}},
-		{"0,1", &container.DeviceRequest{Driver: "nvidia", DeviceIDs: []string{"0", "1"}, Capabilities: gpu}},
-		{"GPU-abc", &container.DeviceRequest{Driver: "nvidia", DeviceIDs: []string{"GPU-abc"}, Capabilities: gpu}},
+		{runner.GPUs{}, nil},
+		{runner.GPUs{All: true}, &container.DeviceRequest{Driver: "nvidia", Count: -1, Capabilities: gpu}},
+		{runner.GPUs{Count: 2}, &container.DeviceRequest{Driver: "nvidia", Count: 2, Capabilities: gpu}},
+		{runner.GPUs{Devices: []string{"0", "1"}}, &container.DeviceRequest{Driver: "nvidia", DeviceIDs: []string{"0", "1"}, Capabilities: gpu}},
+		{runner.GPUs{Devices: []string{"GPU-abc"}}, &container.DeviceRequest{Driver: "nvidia", DeviceIDs: []string{"GPU-abc"}, Capabilities: gpu}},
 	}
 	for _, tt := range tests {
-		got, err := deviceRequest(tt.in)
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("deviceRequest(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		if got := deviceRequest(tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("deviceRequest(%+v) = %+v; want %+v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -97,7 +95,7 @@ func TestGPUsWithoutDriver(t *testing.T) {
 		t.Skip("this machine has NVIDIA GPUs")
 	}
 	_, err := e.Run(context.Background(), runner.Container{
-		Name: "jobrun-test-gpus", Image: trainerImage(t), GPUs: "all", Labels: map[string]string{LabelJob: "test-gpus"},
+		Name: "jobrun-test-gpus", Image: trainerImage(t), GPUs: runner.GPUs{All: true}, Labels: map[string]string{LabelJob: "test-gpus"},
 	})
 	if err == nil || !strings.Contains(err.Error(), "no NVIDIA") {
 		t.Fatalf("err = %v; want a message about missing NVIDIA support", err)

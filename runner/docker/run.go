@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,10 +36,6 @@ func (e *Engine) Run(ctx context.Context, c runner.Container) (runner.Exit, erro
 }
 
 func (e *Engine) create(ctx context.Context, c runner.Container) (string, error) {
-	hc, err := hostConfig(c)
-	if err != nil {
-		return "", err
-	}
 	res, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: c.Name,
 		Config: &container.Config{
@@ -48,7 +43,7 @@ func (e *Engine) create(ctx context.Context, c runner.Container) (string, error)
 			Entrypoint: c.Entrypoint, Labels: c.Labels,
 			AttachStdout: true, AttachStderr: true,
 		},
-		HostConfig: hc,
+		HostConfig: hostConfig(c),
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 			NetworkName: {},
 		}},
@@ -59,7 +54,7 @@ func (e *Engine) create(ctx context.Context, c runner.Container) (string, error)
 	return res.ID, nil
 }
 
-func hostConfig(c runner.Container) (*container.HostConfig, error) {
+func hostConfig(c runner.Container) *container.HostConfig {
 	hc := &container.HostConfig{
 		NetworkMode: container.NetworkMode(NetworkName),
 		ShmSize:     c.ShmSize,
@@ -68,38 +63,23 @@ func hostConfig(c runner.Container) (*container.HostConfig, error) {
 	for _, m := range c.Mounts {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
-	req, err := deviceRequest(c.GPUs)
-	if err != nil {
-		return nil, err
-	}
-	if req != nil {
+	if req := deviceRequest(c.GPUs); req != nil {
 		hc.DeviceRequests = []container.DeviceRequest{*req}
 	}
-	return hc, nil
+	return hc
 }
 
-// deviceRequest maps resources.gpus to the NVIDIA device request that
+// deviceRequest maps the GPUs asked for to the NVIDIA device request that
 // `docker run --gpus` sends.
-func deviceRequest(gpus string) (*container.DeviceRequest, error) {
-	req := &container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}}
-	switch {
-	case gpus == "":
-		return nil, nil
-	case gpus == "all":
-		req.Count = -1
-	case !strings.Contains(gpus, ","):
-		n, err := strconv.Atoi(gpus)
-		if err != nil {
-			req.DeviceIDs = []string{gpus}
-		} else if n == 0 {
-			return nil, nil
-		} else {
-			req.Count = n
-		}
-	default:
-		req.DeviceIDs = strings.Split(gpus, ",")
+func deviceRequest(g runner.GPUs) *container.DeviceRequest {
+	if g.None() {
+		return nil
 	}
-	return req, nil
+	req := &container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}, Count: g.Count, DeviceIDs: g.Devices}
+	if g.All {
+		req.Count = -1
+	}
+	return req
 }
 
 // attachStartWait attaches before starting so no output is lost, and
@@ -193,8 +173,8 @@ func startError(c runner.Container, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "could not select device driver"):
-		return fmt.Errorf("starting container %s: resources.gpus is %q but this Docker Engine has no NVIDIA "+
-			"GPU support (install the NVIDIA driver and nvidia-container-toolkit, or remove resources.gpus): %w", c.Name, c.GPUs, err)
+		return fmt.Errorf("starting container %s: resources.gpus asks for GPUs but this Docker Engine has no NVIDIA "+
+			"GPU support (install the NVIDIA driver and nvidia-container-toolkit, or remove resources.gpus): %w", c.Name, err)
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		return fmt.Errorf("starting container %s: the image has no such entrypoint or command "+
 			"(check entrypoint/arguments in the spec and the image's ENTRYPOINT): %w", c.Name, err)

@@ -226,10 +226,10 @@ func lastMetrics(src source, st *state, history []epochMetrics) epochMetrics {
 	if len(history) > 0 {
 		return history[len(history)-1]
 	}
-	fs, ok := src.(fileSource)
-	if !ok || len(st.Weights) != fs.data.features() {
+	file, ok := src.(fileSource)
+	if !ok || len(st.Weights) != file.data.features() {
 		return epochMetrics{Epoch: st.Epoch}
 	}
-	loss, acc := evaluate(st, fs.data)
+	loss, acc := evaluate(st, file.data)
 	return epochMetrics{Epoch: st.Epoch, Loss: loss, Accuracy: acc}
 }
