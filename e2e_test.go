@@ -262,8 +262,11 @@ func TestLocalInterrupt(t *testing.T) {
 	if rec := j.record(); rec.Status != artifacts.StatusStopped {
 		t.Errorf("status = %s", rec.Status)
 	}
-	if _, err := os.Stat(filepath.Join(j.runDir(), "output", "data", "metrics.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(j.runDir(), "model")); err != nil {
 		t.Errorf("outputs not kept: %v", err)
+	}
+	if !strings.Contains(j.read("logs/algo-1.log"), "epoch=1 loss=") {
+		t.Errorf("log not kept")
 	}
 }
 
@@ -325,4 +328,84 @@ func TestLocalResumesFromCheckpoint(t *testing.T) {
 	if !strings.Contains(stdout+stderr, "resumed from epoch 2") || !strings.Contains(stdout, "epoch=4") {
 		t.Errorf("second run did not resume:\n%s\n%s", stdout, stderr)
 	}
+}
+
+// TestContractInContainer checks what a container really sees against the
+// contract jobrun renders: every SM_* variable, the argument, the hostname,
+// resolvable hosts, and the image's own /opt/ml/code left visible.
+func TestContractInContainer(t *testing.T) {
+	j := newJob(t, "hyperparameters: {epochs: 1, dump_env: true, lr: 0.05, layers: [1, 2]}\n"+
+		"environment: {MY_VAR: hello}\ncheckpoint: {uri: ./ckpt}\nbuild: {context: ./image}\n")
+	j.write("image/Dockerfile", "FROM "+trainerTag+"\nCOPY train.py /opt/ml/code/train.py\n")
+	j.write("image/train.py", "print('script mode')\n")
+	j.write("train.yaml", strings.Replace(j.read0("train.yaml"), "image: "+trainerTag, "image: jobrun-test-contract:1", 1))
+	t.Cleanup(func() { removeImage(t, "jobrun-test-contract:1") })
+	if code, _, stderr := j.run(); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	var seen struct {
+		Argv            []string              `json:"argv"`
+		Env             map[string]string     `json:"env"`
+		Hostname        string                `json:"hostname"`
+		AllHostsResolve bool                  `json:"all_hosts_resolve"`
+		Code            struct{ Exists bool } `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(j.read("output/data/env.json")), &seen); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen.Argv) != 2 || seen.Argv[1] != "train" || seen.Hostname != "algo-1" || !seen.AllHostsResolve || !seen.Code.Exists {
+		t.Errorf("argv %v, hostname %q, hosts resolve %v, /opt/ml/code exists %v", seen.Argv, seen.Hostname, seen.AllHostsResolve, seen.Code.Exists)
+	}
+	rendered := renderEnv(t, j)
+	for k, want := range rendered {
+		if got, ok := seen.Env[k]; !ok || got != want {
+			t.Errorf("%s: container saw %q, render says %q", k, got, want)
+		}
+	}
+	if seen.Env["MY_VAR"] != "hello" || seen.Env["SM_HP_LAYERS"] != "[1,2]" || seen.Env["SM_CHANNEL_TRAIN"] != "/opt/ml/input/data/train" {
+		t.Errorf("env = %v", seen.Env)
+	}
+}
+
+func (j *job) read0(rel string) string {
+	data, err := os.ReadFile(filepath.Join(j.dir, rel))
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	return string(data)
+}
+
+// renderEnv renders the same job's env file and returns its SM_*,
+// TRAINING_* and user variables.
+func renderEnv(t *testing.T, j *job) map[string]string {
+	out := filepath.Join(t.TempDir(), "ml")
+	cmd := exec.Command(jobrunBinary(t), "render", "train.yaml", out, "--name", j.name)
+	cmd.Dir = j.dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("render: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	if len(env) < 30 {
+		t.Fatalf("rendered env has only %d variables", len(env))
+	}
+	return env
+}
+
+func removeImage(t *testing.T, ref string) {
+	eng, err := docker.New(context.Background())
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer eng.Close()
+	eng.Client().ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // toolkitVars lists Environment.to_env_vars' keys and the properties they
-// render, in that function's order. SM_CHANNEL_*, SM_HP_*, SM_TRAINING_ENV,
-// SM_USER_ARGS and SM_TOPOLOGY are added by toolkitEnv.
+// render, in that function's order. SM_CHANNELS, SM_CHANNEL_*, SM_HP_*,
+// SM_TRAINING_ENV, SM_USER_ARGS and SM_TOPOLOGY are added by toolkitEnv.
 var toolkitVars = [][2]string{
 	{"hosts", "hosts"},
 	{"network_interface_name", "network_interface_name"},

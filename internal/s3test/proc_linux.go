@@ -1,0 +1,9 @@
+package s3test
+
+import "syscall"
+
+// sysProcAttr makes the kernel kill versitygw when the test binary dies
+// without running its cleanups (a panic, a -timeout, SIGKILL).
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
