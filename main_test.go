@@ -72,7 +72,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command(args[1], args[2:]...)
 	cmd.Dir = ts.Getenv("WORK")
 	cmd.Env = os.Environ()
-	for _, k := range []string{"PATH", "HOME", "TRAINER_IMAGE", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "TRAINER_IMAGE", "TMPDIR", "DOCKER_HOST"} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	out, _ := cmd.CombinedOutput()

@@ -48,7 +48,8 @@ func TestJobNameRandomness(t *testing.T) {
 			t.Errorf("JobName with %T = %q", rnd, got)
 		}
 	}
-	if JobName("x", at, nil) == JobName("x", at, nil) && JobName("x", at, nil) == JobName("x", at, nil) {
+	a, b, c := JobName("x", at, nil), JobName("x", at, nil), JobName("x", at, nil)
+	if a == b && b == c {
 		t.Error("crypto/rand gave the same suffix three times")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 )
@@ -354,7 +355,10 @@ func TestKillMidUpload(t *testing.T) {
 	go func() {
 		_, err := srv.Client(t).PutObject(ctx, &s3.PutObjectInput{
 			Bucket: aws.String("upload"), Key: aws.String("partial"), Body: pr, ContentLength: aws.Int64(8 << 20),
-		}, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+		}, func(o *s3.Options) { o.RetryMaxAttempts = 1 }, s3.WithAPIOptions(
+			// Stream the body instead of reading it all to sign its hash.
+			v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware,
+		))
 		errc <- err
 	}()
 	if _, err := pw.Write(make([]byte, 1<<20)); err != nil {
