@@ -409,3 +409,18 @@ func removeImage(t *testing.T, ref string) {
 	defer eng.Close()
 	eng.Client().ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
 }
+
+func TestLocalOutOfMemory(t *testing.T) {
+	j := newJob(t, "hyperparameters: {allocate_mb: 256}\nresources: {memory: 32m}\n")
+	code, _, stderr := j.run()
+	if code != 137 {
+		t.Fatalf("exit %d, want 137 (SIGKILL by the OOM killer); stderr:\n%s", code, stderr)
+	}
+	rec := j.record()
+	if rec.Status != artifacts.StatusFailed || !strings.Contains(rec.FailureReason, "out of memory") {
+		t.Errorf("record = %+v", rec)
+	}
+	if !strings.Contains(stderr, "resources.memory") {
+		t.Errorf("stderr does not say what to do:\n%s", stderr)
+	}
+}

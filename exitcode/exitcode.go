@@ -65,9 +65,11 @@ func Code(err error) int {
 	}
 }
 
-// Quiet reports whether the error needs no message: an interruption or a
-// container exit the container has already explained in its own log.
+// Quiet reports whether the error needs no message: an interruption, or a
+// bare container exit the container has already explained in its own log.
+// A container exit wrapped with more context (out of memory) is printed.
 func Quiet(err error) bool {
 	var exit *ContainerExit
-	return errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) || errors.As(err, &exit)
+	return errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &exit) && err.Error() == exit.Error())
 }

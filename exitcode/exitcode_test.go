@@ -31,7 +31,8 @@ func TestCode(t *testing.T) {
 }
 
 func TestQuiet(t *testing.T) {
-	if !Quiet(ErrInterrupted) || !Quiet(&ContainerExit{Code: 1}) || Quiet(errors.New("x")) || Quiet(Usagef("y")) {
+	if !Quiet(ErrInterrupted) || !Quiet(&ContainerExit{Code: 1}) || Quiet(errors.New("x")) || Quiet(Usagef("y")) ||
+		Quiet(fmt.Errorf("out of memory: %w", &ContainerExit{Code: 137})) {
 		t.Error("Quiet: an interruption and a container exit explain themselves, other errors do not")
 	}
 }

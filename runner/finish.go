@@ -111,7 +111,8 @@ func exitError(ctx context.Context, exit Exit, ioErr error) error {
 	case exit.Stopped:
 		return context.Cause(ctx)
 	case exit.OOMKilled:
-		return fmt.Errorf("container was killed for lack of memory: %w", &exitcode.ContainerExit{Code: exit.Code})
+		return fmt.Errorf("the container ran out of memory and was killed (raise resources.memory): %w",
+			&exitcode.ContainerExit{Code: exit.Code})
 	case exit.Code != 0:
 		return &exitcode.ContainerExit{Code: exit.Code}
 	}

@@ -164,6 +164,7 @@ type params struct {
 	exitCode      int
 	ignoreSIGTERM bool
 	dumpEnv       bool
+	allocateMB    int
 }
 
 // parseParams returns every value it could parse along with the first error,
@@ -178,6 +179,7 @@ func parseParams(hps map[string]string) (params, error) {
 		parseInt(hps, "epochs", 1, 1_000_000, &p.epochs),
 		parseFloat(hps, "lr", &p.lr, func(f float64) bool { return f > 0 }),
 		parseSleep(hps, &p.sleep),
+		parseInt(hps, "allocate_mb", 0, 1<<20, &p.allocateMB),
 	}
 	if v, ok := hps["channel"]; ok {
 		p.channel = v

@@ -17,6 +17,7 @@
 //	fail            "true": write the failure file, exit with exit_code
 //	exit_code       exit code for fail=true (default 3)
 //	ignore_sigterm  "true": ignore SIGTERM, so only SIGKILL ends the job
+//	allocate_mb     touch this many MiB before training (out-of-memory tests)
 //	dump_env        "true": write output/data/env.json (environment, configs,
 //	                argv, hostname, host resolution, uid, /opt/ml/code, mounts)
 //
@@ -102,6 +103,7 @@ func (t *trainer) run(args []string) error {
 	if err := checkArgs(args); err != nil {
 		return err
 	}
+	allocate(p.allocateMB)
 	if p.fail {
 		return &exitError{code: p.exitCode,
 			reason: fmt.Sprintf("fail=true: failing on purpose with exit code %d", p.exitCode)}
@@ -127,4 +129,18 @@ func checkArgs(args []string) error {
 // logf prints a diagnostic line to stderr; results go to stdout.
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "trainer: "+format+"\n", args...)
+}
+
+// ballast keeps allocate's memory reachable until the process ends.
+var ballast [][]byte
+
+// allocate touches n MiB, to test out-of-memory handling.
+func allocate(n int) {
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		ballast = append(ballast, b)
+	}
 }
