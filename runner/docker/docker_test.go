@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,5 +212,49 @@ func readTarNames(dir string) ([]string, error) {
 			return nil, err
 		}
 		names = append(names, h.Name)
+	}
+}
+
+// TestLeftovers: a container whose jobrun process is gone is a leftover;
+// one whose process lives (this test) is not.
+func TestLeftovers(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	mk := func(name, pid string) string {
+		res, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+			Name: name,
+			Config: &container.Config{Image: trainerImage(t), Labels: map[string]string{
+				LabelJob: name, LabelPID: pid, LabelHost: host}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.remove(res.ID) })
+		return res.ID
+	}
+	dead := mk("jobrun-test-leftover-dead", "999999999")
+	live := mk("jobrun-test-leftover-live", strconv.Itoa(os.Getpid()))
+	left, err := e.Leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *Leftover
+	for i, l := range left {
+		if l.ID == dead {
+			found = &left[i]
+		}
+		if l.ID == live {
+			t.Errorf("a container of a live jobrun process was listed as a leftover")
+		}
+	}
+	if found == nil || found.Job != "jobrun-test-leftover-dead" {
+		t.Fatalf("leftovers %+v do not include the dead run's container", left)
+	}
+	if ok, err := e.Remove(ctx, *found); !ok || err != nil {
+		t.Fatalf("Remove = %v, %v", ok, err)
+	}
+	if n := countContainers(t, LabelJob, "jobrun-test-leftover-dead"); n != 0 {
+		t.Errorf("container not removed")
 	}
 }

@@ -50,16 +50,15 @@ func (e *Engine) Leftovers(ctx context.Context) ([]Leftover, error) {
 	return out, nil
 }
 
-// ownerAlive reports whether the jobrun process that started a container
-// still runs on this machine. Containers from other machines (a shared
-// DOCKER_HOST) are left alone unless they have stopped.
+// ownerAlive reports whether the jobrun process that made a container
+// still runs on this machine, whatever the container's state (a live run
+// has a created container before it starts and an exited one before it
+// removes it). Containers from other machines (a shared DOCKER_HOST) are
+// left alone while they run.
 func ownerAlive(c container.Summary) bool {
 	host, _ := os.Hostname()
-	if c.State != container.StateRunning && c.State != container.StateRestarting {
-		return false
-	}
 	if c.Labels[LabelHost] != host {
-		return true
+		return c.State == container.StateRunning || c.State == container.StateRestarting
 	}
 	pid, err := strconv.Atoi(c.Labels[LabelPID])
 	if err != nil || pid <= 0 {
