@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/runner/docker"
+	"github.com/jobrun/jobrun/runner/enginetest"
 )
 
 // End-to-end tests: the real jobrun binary against the real Docker Engine.
@@ -83,11 +83,11 @@ func (j *job) write(rel, body string) {
 func (j *job) runDir() string { return filepath.Join(j.dir, "runs", j.name) }
 
 // command prepares `jobrun local train.yaml --name <job> ARGS...`.
-func (j *job) command(args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+func (j *job) command(args ...string) (*exec.Cmd, *enginetest.Buffer, *enginetest.Buffer) {
 	all := append([]string{"local", "train.yaml", "--name", j.name}, args...)
 	cmd := exec.Command(jobrunBinary(j.t), all...)
 	cmd.Dir = j.dir
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &enginetest.Buffer{}, &enginetest.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd, stdout, stderr
 }
@@ -134,31 +134,12 @@ func (j *job) assertNoContainers() {
 	}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) waitFor(t *testing.T, s string) {
+// waitFor fails the test unless the output contains s within two minutes.
+func waitFor(t *testing.T, b *enginetest.Buffer, s string) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Contains(b.String(), s) {
-			return
-		}
+	if !b.WaitFor(s, 2*time.Minute) {
+		t.Fatalf("output never contained %q:\n%s", s, b.String())
 	}
-	t.Fatalf("output never contained %q:\n%s", s, b.String())
 }
 
 func TestLocalCompletes(t *testing.T) {
@@ -250,7 +231,7 @@ func TestLocalInterrupt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	stdout.waitFor(t, "epoch=")
+	waitFor(t, stdout, "epoch=")
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
@@ -276,9 +257,9 @@ func TestLocalInterruptTwiceKills(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	stdout.waitFor(t, "epoch=")
+	waitFor(t, stdout, "epoch=")
 	cmd.Process.Signal(os.Interrupt)
-	stderr.waitFor(t, "Ctrl-C again")
+	waitFor(t, stderr, "Ctrl-C again")
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()

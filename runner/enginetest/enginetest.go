@@ -35,19 +35,20 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("CancelledBeforeStart", s.testCancelledBeforeStart)
 }
 
-// lockedBuffer collects a container's output while the test reads it.
-type lockedBuffer struct {
+// Buffer collects a container's (or a process's) output while a test
+// reads it.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -55,14 +56,14 @@ func (b *lockedBuffer) String() string {
 
 // container builds a trainer container with the given hyperparameters and
 // a small training set, labelled so the test can look for leftovers.
-func (s Suite) container(t *testing.T, hps string) (runner.Container, *lockedBuffer, *lockedBuffer) {
+func (s Suite) container(t *testing.T, hps string) (runner.Container, *Buffer, *Buffer) {
 	dir := t.TempDir()
 	cfg, data := filepath.Join(dir, "config"), filepath.Join(dir, "data")
 	must(t, os.MkdirAll(cfg, 0o755), os.MkdirAll(data, 0o755), os.MkdirAll(filepath.Join(dir, "model"), 0o755),
 		os.MkdirAll(filepath.Join(dir, "output"), 0o755),
 		os.WriteFile(filepath.Join(cfg, "hyperparameters.json"), []byte(hps), 0o644),
 		os.WriteFile(filepath.Join(data, "d.csv"), []byte("1,2,1\n-1,-2,0\n2,1,1\n-2,-1,0\n"), 0o644))
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	out, errOut := &Buffer{}, &Buffer{}
 	name := "enginetest-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	c := runner.Container{
 		Name: name, Image: s.Image, Hostname: "algo-1", Cmd: []string{"train"},
@@ -115,11 +116,19 @@ func (s Suite) testExitCode(t *testing.T) {
 }
 
 // stopAfterFirstEpoch cancels ctx once the trainer has printed an epoch.
-func stopAfterFirstEpoch(out *lockedBuffer, cancel func()) {
-	for i := 0; i < 600 && !strings.Contains(out.String(), "epoch="); i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
+func stopAfterFirstEpoch(out *Buffer, cancel func()) {
+	out.WaitFor("epoch=", 30*time.Second)
 	cancel()
+}
+
+// WaitFor waits until the output contains s, reporting whether it did.
+func (b *Buffer) WaitFor(s string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(b.String(), s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s Suite) testGracefulStop(t *testing.T) {
