@@ -170,7 +170,8 @@ func decidePathStyle(endpoint string, explicit, env *bool) bool {
 
 // isLocalHost reports whether the endpoint's host is an IP address,
 // "localhost" or a name under ".localhost": hosts where virtual-hosted
-// bucket names (bucket.127.0.0.1) cannot resolve.
+// bucket names (bucket.127.0.0.1) cannot work. (The SDK's endpoint rules
+// already fall back to path style for IP hosts, but not for localhost.)
 func isLocalHost(endpoint string) bool {
 	if endpoint == "" {
 		return false

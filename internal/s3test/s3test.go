@@ -36,6 +36,33 @@
 // files under Dir (Dir/<bucket>/<key>) and its own log in LogFile. Stop,
 // Kill and Restart let tests cut the server off mid-transfer and bring it
 // back on the same port with the same data.
+//
+// What versitygw v1.8.0 (posix backend) does, as far as tests here show:
+//   - ETags are quoted hex MD5s; a multipart object's is the MD5 of the
+//     parts' binary MD5s, "-N" appended, as on AWS. Parts other than the
+//     last must be at least 5 MiB (EntityTooSmall otherwise).
+//   - Listing is in byte order ("train.manifest" before "train/x"),
+//     MaxKeys and continuation tokens work, CommonPrefixes with a delimiter.
+//   - Unlike AWS, a key cannot be both an object and a "directory" of other
+//     keys: with a/b/c stored, PUT a/b fails with 409
+//     ExistingObjectIsDirectory; with a/b stored, PUT a/b/c fails with 409
+//     ObjectParentIsFile. "d/" (empty) works as a directory marker.
+//   - Bucket names follow AWS's rules (3-63 characters, lower case, ...).
+//   - Besides the buckets, Dir holds .vgwlocks/ and, per bucket,
+//     .sgwtmp/multipart/ for parts of unfinished multipart uploads; neither
+//     shows in listings.
+//   - Checksums: over plain HTTP this SDK version sends none by default, and
+//     then HeadObject (ChecksumMode enabled) returns none; with
+//     ChecksumAlgorithm set (x-amz-checksum-crc32 sent) it stores and
+//     returns it.
+//   - On SIGTERM it waits for requests in flight (see Stop).
+//   - A bare *io.PipeReader as a PutObject/UploadPart body fails with
+//     SignatureDoesNotMatch: smithy-go sends pipe bodies chunked, without
+//     the Content-Length it signed. Wrap it (struct{ io.Reader }{pr}) and,
+//     over plain HTTP, sign it as UNSIGNED-PAYLOAD
+//     (v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware): otherwise
+//     the SDK reads the whole stream to hash it and then fails ("request
+//     stream is not seekable").
 package s3test
 
 import (
@@ -105,6 +132,9 @@ type Server struct {
 
 	mu   sync.Mutex
 	proc *process // nil when stopped
+
+	clientOnce sync.Once
+	client     *s3.Client
 }
 
 type process struct {
@@ -372,8 +402,10 @@ func terminate(p *process, grace time.Duration) {
 	<-p.done
 }
 
-// Stop stops the server: SIGTERM, then SIGKILL after 5 s. Requests in
-// flight fail. Stopping a stopped server does nothing.
+// Stop stops the server: SIGTERM, then SIGKILL after 5 s. versitygw's
+// graceful shutdown waits for requests in flight, so a Stop during a
+// transfer takes the full 5 s and then cuts it; use Kill to cut a transfer
+// at once. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.stop(stopTimeout)
 }
@@ -442,16 +474,20 @@ func (s *Server) logTail() string {
 }
 
 // Client returns an S3 client for the server: path-style addressing,
-// static root credentials, region us-east-1. It ignores AWS_* variables and
-// ~/.aws entirely.
+// static root credentials, region us-east-1, the SDK's default retryer. It
+// ignores AWS_* variables and ~/.aws entirely. The client is shared (it is
+// safe for concurrent use) and keeps working across Restart.
 func (s *Server) Client(t testing.TB) *s3.Client {
 	t.Helper()
-	return s3.New(s3.Options{
-		Region:       s.Region,
-		BaseEndpoint: aws.String(s.Endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	s.clientOnce.Do(func() {
+		s.client = s3.New(s3.Options{
+			Region:       s.Region,
+			BaseEndpoint: aws.String(s.Endpoint),
+			UsePathStyle: true,
+			Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		})
 	})
+	return s.client
 }
 
 // Env returns the variables that point aws-sdk-go-v2's default chain (and so
