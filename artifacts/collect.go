@@ -2,16 +2,18 @@ package artifacts
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/klauspost/pgzip"
 )
 
 // failureLimit is how much of /opt/ml/output/failure SageMaker keeps as
@@ -44,18 +46,55 @@ func Archive(dir, dst string) error {
 		return fmt.Errorf("archiving %s: %w", dir, err)
 	}
 	defer os.Remove(f.Name())
-	zw := gzip.NewWriter(f)
-	if err := writeTar(dir, zw); err != nil {
+	if err := writeTarGz(dir, f, gzipLevel(dir), nil); err != nil {
 		f.Close()
 		return fmt.Errorf("archiving %s: %w", dir, err)
 	}
-	if err := errors.Join(zw.Close(), f.Close()); err != nil {
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("archiving %s: %w", dir, err)
 	}
 	if err := os.Rename(f.Name(), dst); err != nil {
 		return fmt.Errorf("archiving %s: %w", dir, err)
 	}
 	return os.RemoveAll(dir)
+}
+
+// writeTarGz writes dir as a gzip-compressed tar to w at a level from
+// gzipLevel. pgzip compresses 1 MiB blocks on every core at once (the
+// output is one ordinary gzip stream, readable by gzip, tar and Python's
+// tarfile): single-threaded gzip is what makes SageMaker's forced
+// compression of a large model so slow. written, when set, is told how
+// many bytes of tar went into the compressor.
+func writeTarGz(dir string, w io.Writer, level int, written func(int64)) error {
+	zw, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return err
+	}
+	// pgzip holds two buffers per block in flight and defaults to one block
+	// per core: cap it so a big machine does not spend 100s of MiB on it.
+	if err := zw.SetConcurrency(1<<20, min(runtime.GOMAXPROCS(0), 16)); err != nil {
+		return err
+	}
+	var tw io.Writer = zw
+	if written != nil {
+		tw = countingWriter{zw, written}
+	}
+	if err := writeTar(dir, tw); err != nil {
+		zw.Close()
+		return err
+	}
+	return zw.Close()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n func(int64)
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n(int64(n))
+	return n, err
 }
 
 func writeTar(dir string, w io.Writer) error {
@@ -77,7 +116,9 @@ func writeTar(dir string, w io.Writer) error {
 }
 
 // tarEntry adds one file; symlinks are stored as links, never followed, so
-// a link out of the model directory cannot pull in other files.
+// a link out of the model directory cannot pull in other files. Archives
+// are made after the container has exited, so nothing swaps a file for a
+// link while this runs.
 func tarEntry(tw *tar.Writer, path, name string) error {
 	info, err := os.Lstat(path)
 	if err != nil {

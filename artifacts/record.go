@@ -1,6 +1,11 @@
-// Package artifacts holds what a run leaves behind: the run directory's
-// layout, the job.json record, the model and output archives, and
-// checkpoint restore and save.
+// Package artifacts holds what a run leaves behind and where it goes: the
+// run directory's layout and its job.json record; Stores (a local folder or
+// an S3 prefix) and Push, which copies a run directory into one, verified,
+// resumable, job.json last; the SageMaker-style model and output archives;
+// checkpoints, restored before a run, synced out while it runs (Syncer) and
+// saved after; reading runs and logs back (ListRuns, ReadRecordAt, OpenLog);
+// and the end-of-run webhook (Notify). docs/outputs.md describes it for
+// users.
 package artifacts
 
 import (
@@ -10,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -44,6 +50,7 @@ type Record struct {
 	Outputs       OutputRecord       `json:"outputs"`
 	FinalMetrics  map[string]float64 `json:"final_metrics,omitempty"`
 	Spec          json.RawMessage    `json:"spec"`
+	Upload        *UploadRecord      `json:"upload,omitempty"`
 }
 
 // InputRecord pins one input channel's content.
@@ -62,6 +69,37 @@ type OutputRecord struct {
 	Logs        string `json:"logs"`
 	Metrics     string `json:"metrics"`
 	Checkpoints string `json:"checkpoints,omitempty"`
+}
+
+// UploadRecord says where the run's place was copied (by Push: at the end
+// of a run with an S3 output, or by jobrun push) and how far the last copy
+// got. Push writes it into job.json and uploads job.json last, so a
+// job.json found at URI with CompletedAt set means everything else there
+// is complete and verified.
+type UploadRecord struct {
+	URI         string `json:"uri"`         // the run's place, e.g. s3://bucket/prefix/<job>/
+	Compression string `json:"compression"` // none | gzip
+	Files       int    `json:"files"`       // objects in the place, job.json not counted
+	Bytes       int64  `json:"bytes"`       // their bytes (archives: before compression)
+	Unchanged   int    `json:"unchanged"`   // of Files, found already there and not sent again
+	// Skipped lists links and special files that were left out
+	// (relative to the run directory, at most 100).
+	Skipped     []string   `json:"skipped,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Error       string     `json:"error,omitempty"` // why the last attempt stopped; jobrun push resumes it
+}
+
+// ArtifactURI is where an artifact (a path relative to the run's place,
+// such as Outputs.Model) was copied; rel itself when the run was not
+// pushed anywhere.
+func (r *Record) ArtifactURI(rel string) string {
+	if r.Upload == nil || r.Upload.URI == "" {
+		return rel
+	}
+	if strings.HasPrefix(r.Upload.URI, "s3://") {
+		return strings.TrimSuffix(r.Upload.URI, "/") + "/" + rel
+	}
+	return filepath.Join(r.Upload.URI, filepath.FromSlash(rel))
 }
 
 // Duration is how long the run took, or has taken so far.
