@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jobrun/jobrun/awsconfig"
 	"github.com/jobrun/jobrun/exitcode"
 	"github.com/jobrun/jobrun/spec"
 )
@@ -20,6 +23,37 @@ func specFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable K=V (repeatable)"},
 	}
 }
+
+// awsFlags configure S3 access; the AWS SDK's environment and config files
+// apply too (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3, ~/.aws/config).
+func awsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "profile", Usage: "AWS profile for S3 (default: $AWS_PROFILE or the default profile)"},
+		&cli.StringFlag{Name: "endpoint-url", Usage: "S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)"},
+	}
+}
+
+func awsOptions(c *cli.Context) awsconfig.Options {
+	return awsconfig.Options{Profile: c.String("profile"), Endpoint: c.String("endpoint-url")}
+}
+
+// cacheDir is jobrun's cache folder: downloaded inputs and runs staged
+// for an S3 output.
+func cacheDir(c *cli.Context) (string, error) {
+	if d := c.String("cache-dir"); d != "" {
+		return filepath.Abs(d)
+	}
+	if d := os.Getenv("JOBRUN_CACHE_DIR"); d != "" {
+		return filepath.Abs(d)
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding a cache folder (set --cache-dir or JOBRUN_CACHE_DIR): %w", err)
+	}
+	return filepath.Join(base, "jobrun"), nil
+}
+
+var cacheDirFlag = &cli.StringFlag{Name: "cache-dir", Usage: "jobrun's cache folder (default: $JOBRUN_CACHE_DIR or ~/.cache/jobrun)"}
 
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print results as JSON, one object per line"}
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -32,7 +33,7 @@ Examples:
    jobrun local train.yaml --set hyperparameters.epochs=3 --env LOG_LEVEL=debug
    jobrun local train.yaml --output /data/runs --name my-run-1
    jobrun local train.yaml --json | jq .status`,
-		Flags:  append(specFlags(), jsonFlag),
+		Flags:  append(append(specFlags(), awsFlags()...), cacheDirFlag, jsonFlag),
 		Action: func(c *cli.Context) error { return runLocal(c, force) },
 	}
 }
@@ -51,7 +52,13 @@ func runLocal(c *cli.Context, force <-chan struct{}) error {
 	if c.Bool("json") {
 		stdout = os.Stderr // stdout carries only the JSON result
 	}
-	res, err := runner.Run(c.Context, localOptions(s, eng, stdout, force, c.String("name")))
+	cache, err := cacheDir(c)
+	if err != nil {
+		return err
+	}
+	opts := localOptions(s, eng, stdout, force, c.String("name"))
+	opts.AWS, opts.LocalRuns = awsOptions(c), filepath.Join(cache, "runs")
+	res, err := runner.Run(c.Context, opts)
 	printRunResult(newPrinter(c), res)
 	return err
 }

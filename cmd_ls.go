@@ -24,16 +24,21 @@ default), newest first. A run still in progress shows InProgress.
 Examples:
    jobrun ls
    jobrun ls --output /data/runs
+   jobrun ls --output s3://my-bucket/jobs
    jobrun ls --json | jq -r 'select(.status=="Failed") | .job_name'`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "runs", Usage: "the output folder to list"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "runs", Usage: "the output folder or s3:// prefix to list"},
 			jsonFlag,
-		},
+		}, awsFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
 				return exitcode.Usagef("ls takes no arguments; use --output DIR")
 			}
-			recs, err := artifacts.ListRecords(c.String("output"))
+			store, err := artifacts.OpenStore(c.Context, c.String("output"), awsOptions(c))
+			if err != nil {
+				return err
+			}
+			recs, err := artifacts.ListRuns(c.Context, store)
 			if err != nil {
 				return err
 			}
@@ -60,7 +65,7 @@ func printRuns(c *cli.Context, recs []*artifacts.Record) {
 		p := newPrinter(c)
 		for _, r := range recs {
 			p.result("run", runLine{
-				JobName: r.JobName, RunDir: filepath.Join(c.String("output"), r.JobName), Status: r.Status,
+				JobName: r.JobName, RunDir: runPlace(c.String("output"), r.JobName), Status: r.Status,
 				CreatedAt: r.CreatedAt.Format(time.RFC3339), DurationSec: r.Duration(now).Seconds(),
 				ExitCode: r.ExitCode, FailureReason: r.FailureReason,
 			}, "")
@@ -78,6 +83,14 @@ func printRuns(c *cli.Context, recs []*artifacts.Record) {
 			r.Duration(now), exit, oneLine(r.FailureReason, 60))
 	}
 	tw.Flush()
+}
+
+// runPlace is where a run's record lives below an output folder or prefix.
+func runPlace(output, job string) string {
+	if artifacts.IsS3(output) {
+		return strings.TrimSuffix(output, "/") + "/" + job + "/"
+	}
+	return filepath.Join(output, job)
 }
 
 func oneLine(s string, n int) string {

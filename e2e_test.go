@@ -93,8 +93,12 @@ func (j *job) command(args ...string) (*exec.Cmd, *enginetest.Buffer, *enginetes
 }
 
 // run runs jobrun local to the end and returns its exit code.
-func (j *job) run(args ...string) (int, string, string) {
+func (j *job) run(args ...string) (int, string, string) { return j.runEnv(nil, args...) }
+
+// runEnv is run with more environment variables.
+func (j *job) runEnv(env []string, args ...string) (int, string, string) {
 	cmd, stdout, stderr := j.command(args...)
+	cmd.Env = append(os.Environ(), env...)
 	err := cmd.Run()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		j.t.Fatal(err)
@@ -404,4 +408,15 @@ func TestLocalOutOfMemory(t *testing.T) {
 	if !strings.Contains(stderr, "resources.memory") {
 		t.Errorf("stderr does not say what to do:\n%s", stderr)
 	}
+}
+
+// jobrunOutput runs another jobrun command and returns its stdout.
+func jobrunOutput(t *testing.T, env []string, args ...string) string {
+	cmd := exec.Command(jobrunBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jobrun %v: %v", args, err)
+	}
+	return string(out)
 }

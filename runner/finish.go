@@ -44,6 +44,7 @@ func (r *run) runContainer(ctx context.Context, c Container) error {
 	if err := artifacts.WriteRecord(r.dir, r.rec); err != nil {
 		return err
 	}
+	r.startCheckpointSync(ctx)
 	exit, runErr := r.Engine.Run(runCtx, c)
 	stdout.(*streamWriter).flush()
 	stderr.(*streamWriter).flush()
@@ -125,15 +126,17 @@ func (r *run) finish(ctx context.Context, runErr error, res *Result) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	r.setStatus(runErr)
-	errs := []error{r.fixOwnership(ctx), r.saveCheckpoints(ctx), r.compress()}
+	// Ownership first: the checkpoint sync cannot read root's 0600 files.
+	errs := []error{r.fixOwnership(ctx), r.stopCheckpointSync(ctx), r.compress()}
 	now := time.Now().UTC()
 	r.rec.EndedAt = &now
-	errs = append(errs, artifacts.WriteRecord(r.dir, r.rec))
+	errs = append(errs, r.publish(ctx, res))
 	for _, err := range errs {
 		if err != nil {
 			fmt.Fprintf(r.Diag, "jobrun: %v\n", err)
 		}
 	}
+	r.notify(ctx, res.RunDir)
 	res.Status, res.FailureReason = r.rec.Status, r.rec.FailureReason
 	res.ExitCode = exitcode.Code(runErr)
 }
@@ -181,18 +184,10 @@ func (r *run) fixOwnership(ctx context.Context) error {
 	return ch.Chown(ctx, r.imageID, uid, gid, dirs...)
 }
 
-func (r *run) saveCheckpoints(ctx context.Context) error {
-	if r.spec.Checkpoint == nil || r.rec.StartedAt == nil {
-		return nil
-	}
-	r.rec.Outputs.Checkpoints = r.spec.Checkpoint.URI
-	return artifacts.LocalCheckpoints{Dir: r.spec.Checkpoint.URI}.Save(ctx, r.checkpointDir())
-}
-
 // compress replaces model/ and output/data/ by SageMaker's archives when
 // the spec asks for gzip.
 func (r *run) compress() error {
-	if r.spec.Output.Compression != "gzip" {
+	if r.spec.Output.Compression != "gzip" || r.isRemote() { // a push compresses while it uploads
 		return nil
 	}
 	out := filepath.Join(r.dir, "output")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/awsconfig"
 	"github.com/jobrun/jobrun/channels"
 	"github.com/jobrun/jobrun/contract"
 	"github.com/jobrun/jobrun/exitcode"
@@ -31,6 +32,11 @@ type Options struct {
 	Diag       io.Writer       // jobrun's own progress messages
 	Force      <-chan struct{} // closed on a second Ctrl-C: kill at once
 	Labels     map[string]string
+	// AWS configures S3 access for S3 inputs, outputs and checkpoints.
+	AWS awsconfig.Options
+	// LocalRuns is where runs with an S3 output are staged before they are
+	// pushed (and kept when a push fails).
+	LocalRuns string
 }
 
 // Result is how a run ended.
@@ -52,6 +58,9 @@ type run struct {
 	staged  []channels.Staged
 	host    Host
 	imageID string
+	store   artifacts.Store       // the run's place when it is not r.dir
+	ckpt    artifacts.Checkpoints // nil without a checkpoint
+	syncer  *artifacts.Syncer
 }
 
 // Run executes a job from start to end. The returned error maps to the
@@ -65,7 +74,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		r.Diag = io.Discard
 	}
 	res := Result{JobName: r.JobName}
-	if err := r.prepareDir(); err != nil {
+	if err := r.prepareDir(ctx); err != nil {
 		return res, err
 	}
 	res.RunDir = r.dir
@@ -75,8 +84,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, err
 }
 
-func (r *run) prepareDir() error {
-	r.dir = filepath.Join(r.spec.Output.URI, r.JobName)
+func (r *run) prepareDir(ctx context.Context) error {
+	if err := r.openPlace(ctx); err != nil {
+		return err
+	}
 	if _, err := os.Stat(r.dir); err == nil {
 		return exitcode.Usagef("run directory %s already exists; choose another --name", r.dir)
 	}
@@ -92,7 +103,10 @@ func (r *run) prepareDir() error {
 	}
 	r.tmp = tmp
 	r.rec = r.newRecord()
-	return artifacts.WriteRecord(r.dir, r.rec)
+	if err := artifacts.WriteRecord(r.dir, r.rec); err != nil {
+		return err
+	}
+	return r.publishStart(ctx)
 }
 
 func (r *run) newRecord() *artifacts.Record {
@@ -222,18 +236,6 @@ func (r *run) mounts() []Mount {
 		m = append(m, Mount{Source: r.checkpointDir(), Target: r.spec.Checkpoint.LocalPath})
 	}
 	return m
-}
-
-func (r *run) checkpointDir() string { return filepath.Join(r.tmp, "checkpoints") }
-
-func (r *run) restoreCheckpoints(ctx context.Context) error {
-	if r.spec.Checkpoint == nil {
-		return nil
-	}
-	if err := os.MkdirAll(r.checkpointDir(), 0o755); err != nil {
-		return err
-	}
-	return artifacts.LocalCheckpoints{Dir: r.spec.Checkpoint.URI}.Restore(ctx, r.checkpointDir())
 }
 
 // sagemakerNames maps the spec's snake_case values to SageMaker's API values.

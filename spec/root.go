@@ -10,7 +10,7 @@ import (
 var rootKeys = []string{
 	"name", "image", "build", "pull", "entrypoint", "arguments",
 	"hyperparameters", "environment", "inputs", "output", "checkpoint",
-	"resources", "stopping", "metrics",
+	"resources", "stopping", "metrics", "notify",
 }
 
 // spec walks the root mapping.
@@ -38,6 +38,7 @@ func (p *parser) spec(root *yaml.Node) *Spec {
 	s.Resources = p.resources(f.get("resources"))
 	s.Stopping = p.stopping(f.get("stopping"))
 	s.Metrics = p.metrics(f.get("metrics"))
+	s.Notify = p.notify(f.get("notify"))
 	return s
 }
 

@@ -36,6 +36,7 @@ type Spec struct {
 	Resources  Resources   `json:"resources"`
 	Stopping   Stopping    `json:"stopping"`
 	Metrics    []Metric    `json:"metrics,omitempty"`
+	Notify     *Notify     `json:"notify,omitempty"`
 
 	// File is the spec's absolute path ("" when read from standard input)
 	// and Dir the folder relative paths were resolved against.

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/internal/s3test"
+)
+
+// TestLocalS3OutputsAndCheckpoints runs a job whose outputs and
+// checkpoints live on a real S3 server, twice, the second resuming.
+func TestLocalS3OutputsAndCheckpoints(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "jobs")
+	j := newJob(t, "hyperparameters: {epochs: 2}\noutput: s3://jobs/runs\ncheckpoint: s3://jobs/ckpt/e2e\n")
+	cache := t.TempDir()
+	env := append(srv.Env(), "JOBRUN_CACHE_DIR="+cache)
+	code, stdout, stderr := j.runEnv(env)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	keys := strings.Join(srv.List(t, "jobs", ""), "\n")
+	for _, want := range []string{
+		"runs/" + j.name + "/job.json", "runs/" + j.name + "/model/model.json",
+		"runs/" + j.name + "/logs/algo-1.log", "runs/" + j.name + "/output/data/metrics.json",
+		"ckpt/e2e/checkpoint.json",
+	} {
+		if !strings.Contains(keys, want) {
+			t.Errorf("%s not uploaded; keys:\n%s", want, keys)
+		}
+	}
+	var rec artifacts.Record
+	if err := json.Unmarshal(srv.Get(t, "jobs", "runs/"+j.name+"/job.json"), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != artifacts.StatusCompleted || rec.Upload == nil || rec.Upload.CompletedAt == nil {
+		t.Errorf("record = %+v", rec)
+	}
+	if !strings.Contains(stdout, "s3://jobs/runs/"+j.name) {
+		t.Errorf("the result does not name the run's place:\n%s", stdout)
+	}
+	if left, _ := os.ReadDir(filepath.Join(cache, "runs")); len(left) != 0 {
+		t.Errorf("the local staging copy of a pushed run was kept: %v", left)
+	}
+	j.name += "-2"
+	code, stdout, stderr = j.runEnv(env, "--set", "hyperparameters.epochs=3")
+	if code != 0 || !strings.Contains(stdout, "resumed from epoch 2") {
+		t.Fatalf("second run did not resume from the S3 checkpoint: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	out := jobrunOutput(t, env, "ls", "--output", "s3://jobs/runs")
+	if !strings.Contains(out, j.name) || !strings.Contains(out, "Completed") {
+		t.Errorf("ls --output s3:// = %s", out)
+	}
+}
+
+// TestNotifyWebhook: the spec's webhook gets the run's end as JSON.
+func TestNotifyWebhook(t *testing.T) {
+	got := make(chan map[string]any, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev map[string]any
+		json.Unmarshal(body, &ev)
+		got <- ev
+	}))
+	defer hook.Close()
+	j := newJob(t, "hyperparameters: {fail: true, exit_code: 4}\nnotify: {webhook: \""+hook.URL+"/hook\", on: [failed]}\n")
+	if code, _, stderr := j.run(); code != 4 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	select {
+	case ev := <-got:
+		if ev["status"] != "Failed" || ev["job_name"] != j.name || !strings.Contains(ev["text"].(string), j.name) {
+			t.Errorf("event = %v", ev)
+		}
+	default:
+		t.Fatal("the webhook got nothing")
+	}
+	if strings.Contains(j.read("job.json"), "/hook") {
+		t.Error("the webhook URL is not masked in job.json")
+	}
+}
