@@ -52,7 +52,8 @@ func newApp(force <-chan struct{}) *cli.App {
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
-			localCommand(force), validateCommand(), renderCommand(), lsCommand(), gcCommand(), chownCommand(),
+			localCommand(force), validateCommand(), renderCommand(), lsCommand(), statusCommand(), logsCommand(),
+			diffCommand(), pushCommand(), rerunCommand(force), gcCommand(), chownCommand(),
 		},
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return exitcode.NewUsage(err) },
 		ExitErrHandler: func(*cli.Context, error) {},

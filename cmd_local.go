@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/runner"
 	"github.com/jobrun/jobrun/runner/docker"
 	"github.com/jobrun/jobrun/spec"
@@ -43,6 +44,12 @@ func runLocal(c *cli.Context, force <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	return runOnDocker(c, s, force, artifacts.SpecOverrides{Set: c.StringSlice("set"), Env: c.StringSlice("env")})
+}
+
+// runOnDocker runs a resolved spec on the local Docker Engine and prints
+// the result.
+func runOnDocker(c *cli.Context, s *spec.Spec, force <-chan struct{}, ov artifacts.SpecOverrides) error {
 	eng, err := docker.New(c.Context)
 	if err != nil {
 		return err
@@ -58,6 +65,7 @@ func runLocal(c *cli.Context, force <-chan struct{}) error {
 	}
 	opts := localOptions(s, eng, stdout, force, c.String("name"))
 	opts.AWS, opts.LocalRuns = awsOptions(c), filepath.Join(cache, "runs")
+	opts.Overrides = ov
 	res, err := runner.Run(c.Context, opts)
 	printRunResult(newPrinter(c), res)
 	return err

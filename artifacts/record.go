@@ -50,7 +50,17 @@ type Record struct {
 	Outputs       OutputRecord       `json:"outputs"`
 	FinalMetrics  map[string]float64 `json:"final_metrics,omitempty"`
 	Spec          json.RawMessage    `json:"spec"`
-	Upload        *UploadRecord      `json:"upload,omitempty"`
+	// SpecSource is the spec file's text and Overrides the command line's
+	// changes to it, for `jobrun rerun`.
+	SpecSource string         `json:"spec_source,omitempty"`
+	Overrides  *SpecOverrides `json:"overrides,omitempty"`
+	Upload     *UploadRecord  `json:"upload,omitempty"`
+}
+
+// SpecOverrides are the --set and --env flags a run was started with.
+type SpecOverrides struct {
+	Set []string `json:"set,omitempty"`
+	Env []string `json:"env,omitempty"`
 }
 
 // InputRecord pins one input channel's content.

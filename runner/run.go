@@ -32,6 +32,8 @@ type Options struct {
 	Diag       io.Writer       // jobrun's own progress messages
 	Force      <-chan struct{} // closed on a second Ctrl-C: kill at once
 	Labels     map[string]string
+	// Overrides are the command line's --set and --env, for the record.
+	Overrides artifacts.SpecOverrides
 	// AWS configures S3 access for S3 inputs, outputs and checkpoints.
 	AWS awsconfig.Options
 	// LocalRuns is where runs with an S3 output are staged before they are
@@ -114,7 +116,7 @@ func (r *run) newRecord() *artifacts.Record {
 	return &artifacts.Record{
 		JobName: r.JobName, Status: artifacts.StatusInProgress,
 		JobrunVersion: r.Version, Engine: r.EngineName, Image: r.imageRef(), CreatedAt: time.Now().UTC(),
-		Inputs: []artifacts.InputRecord{}, Spec: specJSON,
+		Inputs: []artifacts.InputRecord{}, Spec: specJSON, SpecSource: r.spec.Source, Overrides: &r.Overrides,
 		Outputs: artifacts.OutputRecord{Model: "model/", Output: "output/", Logs: "logs/", Metrics: "metrics.jsonl"},
 	}
 }

@@ -42,6 +42,7 @@ func Parse(file string, data []byte, ov Overrides) (*Spec, error) {
 	s := p.spec(root)
 	s.File = abs
 	s.Dir = p.dir
+	s.Source = string(data)
 	s.NameFixed = ov.Name != ""
 	if len(p.errs) > 0 {
 		return nil, exitcode.NewUsage(p.errs.sorted())

@@ -42,6 +42,9 @@ type Spec struct {
 	// and Dir the folder relative paths were resolved against.
 	File string `json:"file"`
 	Dir  string `json:"-"`
+	// Source is the spec file's text as read, before overrides: job.json
+	// keeps it so `jobrun rerun` can parse it again with new overrides.
+	Source string `json:"-"`
 }
 
 // Build describes an image built through the Engine API before the run.
