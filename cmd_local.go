@@ -64,7 +64,7 @@ func runOnDocker(c *cli.Context, s *spec.Spec, force <-chan struct{}, ov artifac
 		return err
 	}
 	opts := localOptions(s, eng, stdout, force, c.String("name"))
-	opts.AWS, opts.LocalRuns = awsOptions(c), filepath.Join(cache, "runs")
+	opts.AWS, opts.LocalRuns, opts.CacheDir = awsOptions(c), filepath.Join(cache, "runs"), cache
 	opts.Overrides = ov
 	res, err := runner.Run(c.Context, opts)
 	printRunResult(newPrinter(c), res)

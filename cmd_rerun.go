@@ -22,6 +22,7 @@ overrides, the same image (pinned by its image ID, no rebuild), the same
 hyperparameters and environment, into the same output. --set and --env add
 changes on top. Local inputs must still hold the same content (checked by
 their SHA-256): if one changed, rerun refuses unless --allow-changed-inputs.
+The notify webhook is not recorded (it is a secret), so a rerun does not notify.
 
 Examples:
    jobrun rerun iris-20261123-101500-ab12
@@ -70,6 +71,9 @@ func recordedSpec(c *cli.Context, rec *artifacts.Record) (*spec.Spec, artifacts.
 		return nil, ov, fmt.Errorf("rerunning %s: %w", rec.JobName, err)
 	}
 	s.Image, s.Build, s.Pull = rec.ImageID, nil, false
+	if s.Notify != nil && s.Notify.IsMasked() {
+		s.Notify = nil // the record keeps no webhook secret to post to
+	}
 	return s, ov, nil
 }
 

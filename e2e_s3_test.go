@@ -86,3 +86,32 @@ func TestNotifyWebhook(t *testing.T) {
 		t.Error("the webhook URL is not masked in job.json")
 	}
 }
+
+// TestLocalS3Inputs trains from a real S3 server in each input mode; the
+// second File-mode run stages from the cache.
+func TestLocalS3Inputs(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "data")
+	srv.Put(t, "data", "iris/train/a.csv", []byte("1,2,1\n-1,-2,0\n"))
+	srv.Put(t, "data", "iris/train/more/b.csv", []byte("2,1,1\n-2,-1,0\n"))
+	srv.Put(t, "data", "iris/train2/decoy.csv", []byte("9,9,1\n"))
+	env := append(srv.Env(), "JOBRUN_CACHE_DIR="+t.TempDir())
+	for _, mode := range []string{"file", "pipe", "fastfile"} {
+		t.Run(mode, func(t *testing.T) {
+			j := newJob(t, "hyperparameters: {epochs: 2}\n")
+			j.write("train.yaml", "name: e2e\nimage: "+trainerTag+"\nhyperparameters: {epochs: 2}\n"+
+				"inputs:\n  train: {uri: s3://data/iris/train/, mode: "+mode+"}\n")
+			code, stdout, stderr := j.runEnv(env)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			if !strings.Contains(stderr, "4 rows") {
+				t.Errorf("the trainer did not read the channel's 4 rows (and only those):\n%s", stderr)
+			}
+			rec := j.record()
+			if len(rec.Inputs) != 1 || rec.Inputs[0].Files != 2 || len(rec.Inputs[0].Objects) != 2 || rec.Inputs[0].Objects[0].ETag == "" {
+				t.Errorf("inputs = %+v", rec.Inputs)
+			}
+		})
+	}
+}

@@ -70,6 +70,19 @@ type InputRecord struct {
 	Files   int    `json:"files"`
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256,omitempty"` // of the sorted (path, sha256) list
+	// S3 channels: the channel type, the manifest and every object used,
+	// pinned by ETag (or version id), so a rerun can insist on them.
+	Type     string         `json:"type,omitempty"`
+	Manifest *ObjectRecord  `json:"manifest,omitempty"`
+	Objects  []ObjectRecord `json:"objects,omitempty"`
+}
+
+// ObjectRecord pins one S3 object.
+type ObjectRecord struct {
+	URI       string `json:"uri"`
+	ETag      string `json:"etag,omitempty"`
+	VersionID string `json:"version_id,omitempty"`
+	Size      int64  `json:"size"`
 }
 
 // OutputRecord says where each artifact went, relative to the run directory.

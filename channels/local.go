@@ -1,6 +1,9 @@
 // Package channels stages a job's input channels where its container can
 // read them: local folders and files are bind-mounted as they are (no
-// copy); S3 sources are downloaded into a cache.
+// copy); S3 channels in File mode are downloaded into a content-addressed
+// cache and hard-linked into a directory per channel (Stager, Cache);
+// Pipe and FastFile channels stream their objects while the container
+// runs. docs/inputs.md describes the rules.
 package channels
 
 import (
@@ -30,53 +33,38 @@ type Mount struct {
 	Target string
 }
 
-// Staged is one channel, ready for the container.
-type Staged struct {
-	Input  spec.Input
-	Mounts []Mount
-}
-
-// Stage prepares every channel. Nothing is copied for local inputs.
-func Stage(ctx context.Context, inputs []spec.Input) ([]Staged, error) {
-	out := make([]Staged, 0, len(inputs))
-	for _, in := range inputs {
-		st, err := stageOne(in)
-		if err != nil {
-			return nil, fmt.Errorf("staging channel %q: %w", in.Name, err)
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
-func stageOne(in spec.Input) (Staged, error) {
-	if !in.IsLocal() {
-		return Staged{}, fmt.Errorf("%s: S3 inputs are not supported yet; use a local path", in.URI)
-	}
+// localMounts mounts a local input as it is: nothing is copied.
+func localMounts(in spec.Input) ([]Mount, error) {
 	if in.Mode == "pipe" {
-		return Staged{}, exitcode.Usagef("%s: pipe mode needs an S3 input; local paths support file and fastfile", in.URI)
+		return nil, exitcode.Usagef("%s: pipe mode needs an S3 input; local paths support file and fastfile", in.URI)
 	}
 	info, err := os.Stat(in.URI)
 	if errors.Is(err, os.ErrNotExist) {
-		return Staged{}, exitcode.Usagef("input path %s does not exist (relative uris are resolved against the spec's folder)", in.URI)
+		return nil, exitcode.Usagef("input path %s does not exist (relative uris are resolved against the spec's folder)", in.URI)
 	}
 	if err != nil {
-		return Staged{}, err
+		return nil, err
 	}
 	target := path.Join(DataDir, in.Name)
 	if !info.IsDir() {
 		target = path.Join(target, filepath.Base(in.URI))
 	}
-	return Staged{Input: in, Mounts: []Mount{{Source: in.URI, Target: target}}}, nil
+	return []Mount{{Source: in.URI, Target: target}}, nil
 }
 
-// Describe pins what each staged channel held: file count, total size and
-// a content hash over the sorted (relative path, file SHA-256) pairs. It
-// reads every byte, so callers run it while the container runs.
+// Describe pins what each staged channel held. A local channel: file
+// count, total size and a content hash over the sorted (relative path,
+// file SHA-256) pairs; it reads every byte, so callers run it while the
+// container runs. An S3 channel: object count and total size, from the
+// pinned objects (their ETags pin the content).
 func Describe(ctx context.Context, staged []Staged) ([]artifacts.InputRecord, error) {
 	out := make([]artifacts.InputRecord, 0, len(staged))
 	for _, st := range staged {
 		rec := artifacts.InputRecord{Channel: st.Input.Name, URI: st.Input.URI}
+		if st.IsS3() {
+			out = append(out, describeS3(st, rec))
+			continue
+		}
 		if err := hashTree(ctx, st.Input.URI, &rec); err != nil {
 			return out, fmt.Errorf("hashing channel %q: %w", st.Input.Name, err)
 		}
@@ -126,4 +114,22 @@ func hashFile(p string) (string, int64, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// describeS3 pins an S3 channel by its objects' ETags.
+func describeS3(st Staged, rec artifacts.InputRecord) artifacts.InputRecord {
+	rec.Type, rec.Files = st.Input.Type, len(st.Objects)
+	for _, o := range st.Objects {
+		rec.Size += o.Size
+		rec.Objects = append(rec.Objects, objectRecord(o))
+	}
+	if st.Manifest != nil {
+		m := objectRecord(*st.Manifest)
+		rec.Manifest = &m
+	}
+	return rec
+}
+
+func objectRecord(o Object) artifacts.ObjectRecord {
+	return artifacts.ObjectRecord{URI: S3URI(o.Bucket, o.Key), ETag: o.ETag, VersionID: o.VersionID, Size: o.Size}
 }

@@ -36,8 +36,11 @@ func (r *run) runContainer(ctx context.Context, c Container) error {
 	c.Stdout, c.Stderr = stdout, stderr
 	hashes := r.describeInputs(ctx)
 
-	runCtx, cancel := context.WithTimeoutCause(ctx, r.spec.Stopping.MaxRuntime, exitcode.ErrMaxRuntime)
+	streamCtx, streamFailed := context.WithCancelCause(ctx)
+	defer streamFailed(nil)
+	runCtx, cancel := context.WithTimeoutCause(streamCtx, r.spec.Stopping.MaxRuntime, exitcode.ErrMaxRuntime)
 	defer cancel()
+	go r.watchStreams(runCtx, streamFailed)
 	go r.announceStop(runCtx)
 	now := time.Now().UTC()
 	r.rec.StartedAt = &now

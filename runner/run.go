@@ -36,6 +36,10 @@ type Options struct {
 	Overrides artifacts.SpecOverrides
 	// AWS configures S3 access for S3 inputs, outputs and checkpoints.
 	AWS awsconfig.Options
+	// CacheDir holds downloaded S3 inputs (CacheMax bytes at most; 0 is
+	// the cache's default).
+	CacheDir string
+	CacheMax int64
 	// LocalRuns is where runs with an S3 output are staged before they are
 	// pushed (and kept when a push fails).
 	LocalRuns string
@@ -63,6 +67,8 @@ type run struct {
 	store   artifacts.Store       // the run's place when it is not r.dir
 	ckpt    artifacts.Checkpoints // nil without a checkpoint
 	syncer  *artifacts.Syncer
+	workDir string // staged S3 channels, below the cache
+	streams *channels.Streams
 }
 
 // Run executes a job from start to end. The returned error maps to the
@@ -81,6 +87,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.RunDir = r.dir
 	defer r.removeTmp()
+	defer r.stopStreams()
 	err := r.execute(ctx)
 	r.finish(ctx, err, &res)
 	return res, err
@@ -116,9 +123,19 @@ func (r *run) newRecord() *artifacts.Record {
 	return &artifacts.Record{
 		JobName: r.JobName, Status: artifacts.StatusInProgress,
 		JobrunVersion: r.Version, Engine: r.EngineName, Image: r.imageRef(), CreatedAt: time.Now().UTC(),
-		Inputs: []artifacts.InputRecord{}, Spec: specJSON, SpecSource: r.spec.Source, Overrides: &r.Overrides,
+		Inputs: []artifacts.InputRecord{}, Spec: specJSON, SpecSource: r.maskedSource(), Overrides: &r.Overrides,
 		Outputs: artifacts.OutputRecord{Model: "model/", Output: "output/", Logs: "logs/", Metrics: "metrics.jsonl"},
 	}
+}
+
+// maskedSource is the spec's text with the webhook URL (a secret: it
+// usually carries a token) replaced by its masked form.
+func (r *run) maskedSource() string {
+	src := r.spec.Source
+	if n := r.spec.Notify; n != nil && n.Webhook != "" {
+		src = strings.ReplaceAll(src, n.Webhook, n.Masked())
+	}
+	return src
 }
 
 func (r *run) imageRef() string {
@@ -145,7 +162,7 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	r.rec.ImageID = r.imageID
-	if r.staged, err = channels.Stage(ctx, r.spec.Inputs); err != nil {
+	if err := r.stageInputs(ctx); err != nil {
 		return err
 	}
 	c, err := r.container()
@@ -229,10 +246,15 @@ func (r *run) mounts() []Mount {
 		{Source: filepath.Join(r.dir, "model"), Target: "/opt/ml/model"},
 		{Source: filepath.Join(r.dir, "output"), Target: "/opt/ml/output"},
 	}
+	var chMounts []channels.Mount
 	for _, st := range r.staged {
-		for _, cm := range st.Mounts {
-			m = append(m, Mount{Source: cm.Source, Target: cm.Target, ReadOnly: true})
-		}
+		chMounts = append(chMounts, st.Mounts...)
+	}
+	if r.streams != nil {
+		chMounts = append(chMounts, r.streams.Mounts...)
+	}
+	for _, cm := range chMounts {
+		m = append(m, Mount{Source: cm.Source, Target: cm.Target, ReadOnly: true})
 	}
 	if r.spec.Checkpoint != nil {
 		m = append(m, Mount{Source: r.checkpointDir(), Target: r.spec.Checkpoint.LocalPath})

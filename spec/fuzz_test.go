@@ -76,7 +76,7 @@ func checkRoundTrip(t *testing.T, s *Spec) {
 		t.Fatalf("spec read back from JSON fails Validate: %v\n%s", err, b)
 	}
 	want := *s
-	want.Dir = ""
+	want.Dir, want.Source = "", "" // not in JSON
 	want.Inputs = make([]Input, len(s.Inputs))
 	copy(want.Inputs, s.Inputs)
 	for i := range want.Inputs {

@@ -200,8 +200,10 @@ func (in Input) conflicts() []conflict {
 	if in.RecordWrapper == "recordio" && in.Mode != "pipe" {
 		add("record_wrapper recordio needs mode pipe: SageMaker wraps records only in Pipe mode", "record_wrapper")
 	}
-	if in.Type == "augmented_manifest" && in.Mode != "pipe" {
-		add("type augmented_manifest needs mode pipe: SageMaker reads augmented manifests only in Pipe mode", "mode", "type")
+	if in.Type == "augmented_manifest" && in.Mode == "fastfile" {
+		// File mode is a jobrun extension (the referenced objects plus the
+		// selected lines; see docs/inputs.md); FastFile has no such meaning.
+		add("type augmented_manifest needs mode pipe (SageMaker's only mode for augmented manifests) or file (a jobrun extension)", "mode", "type")
 	}
 	if in.Type == "augmented_manifest" && len(in.AttributeNames) == 0 {
 		add("type augmented_manifest needs attribute_names", "attribute_names", "type")

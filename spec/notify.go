@@ -32,15 +32,23 @@ func (n *Notify) Wants(status string) bool {
 // MarshalJSON masks the webhook (it usually carries a token) wherever a
 // spec is printed or recorded: only its scheme and host are kept.
 func (n Notify) MarshalJSON() ([]byte, error) {
-	masked := "…"
-	if u, err := url.Parse(n.Webhook); err == nil {
-		masked = u.Scheme + "://" + u.Host + "/…"
-	}
 	return json.Marshal(struct {
 		Webhook string   `json:"webhook"`
 		On      []string `json:"on"`
-	}{masked, n.On})
+	}{n.Masked(), n.On})
 }
+
+// Masked is the webhook with everything after its host hidden.
+func (n Notify) Masked() string {
+	if u, err := url.Parse(n.Webhook); err == nil && u.Host != "" {
+		return u.Scheme + "://" + u.Host + "/…"
+	}
+	return "…"
+}
+
+// IsMasked reports whether the webhook is a masked one (read back from a
+// record), which cannot be posted to.
+func (n Notify) IsMasked() bool { return strings.HasSuffix(n.Webhook, "/…") || n.Webhook == "…" }
 
 func (p *parser) notify(n *yaml.Node) *Notify {
 	if n == nil {

@@ -66,6 +66,7 @@ func TestDefaults(t *testing.T) {
 		Stopping:        Stopping{MaxRuntime: 24 * time.Hour, Grace: 120 * time.Second},
 		File:            filepath.Join(dir(t), "t.yaml"),
 		Dir:             dir(t),
+		Source:          base,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("got  %+v\nwant %+v", s, want)

@@ -29,9 +29,9 @@ func TestValidate(t *testing.T) {
 		{"no image", func(s *Spec) { s.Image, s.Build = "", nil }, []string{"image: a spec needs image or build"}},
 		{"relative uri", func(s *Spec) { s.Inputs[0].URI = "data" }, []string{`inputs.training.uri: "data" must be an s3:// URI or an absolute, clean local path`}},
 		{"enum", func(s *Spec) { s.Inputs[1].Mode = "File" }, []string{`inputs.validation.mode: invalid value "File": want file, fastfile or pipe`}},
-		{"conflict", func(s *Spec) { s.Inputs[3].Mode = "file" }, []string{
+		{"conflict", func(s *Spec) { s.Inputs[3].Mode = "fastfile" }, []string{
 			"inputs.stream.compression: compression gzip needs mode pipe: SageMaker decompresses only in Pipe mode",
-			"inputs.stream.mode: type augmented_manifest needs mode pipe: SageMaker reads augmented manifests only in Pipe mode",
+			"inputs.stream.mode: type augmented_manifest needs mode pipe (SageMaker's only mode for augmented manifests) or file (a jobrun extension)",
 			"inputs.stream.record_wrapper: record_wrapper recordio needs mode pipe: SageMaker wraps records only in Pipe mode",
 		}},
 		{"duplicate channel", func(s *Spec) { s.Inputs[1].Name = "training" }, []string{`inputs.training: duplicate channel "training"`}},
