@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/awsconfig"
 	"github.com/jobrun/jobrun/channels"
 	"github.com/jobrun/jobrun/exitcode"
 	"github.com/jobrun/jobrun/spec"
@@ -77,13 +78,10 @@ func recordedSpec(c *cli.Context, rec *artifacts.Record) (*spec.Spec, artifacts.
 	return s, ov, nil
 }
 
-// checkInputsUnchanged compares local inputs' content with the record.
+// checkInputsUnchanged compares the inputs as they are now with the
+// record: local ones by content hash, S3 ones object by object (ETag).
 func checkInputsUnchanged(c *cli.Context, rec *artifacts.Record, s *spec.Spec) error {
-	staged, err := channels.Stage(c.Context, s.Inputs)
-	if err != nil {
-		return err
-	}
-	now, err := channels.Describe(c.Context, staged)
+	now, err := describeInputsNow(c, s)
 	if err != nil {
 		return err
 	}
@@ -93,10 +91,59 @@ func checkInputsUnchanged(c *cli.Context, rec *artifacts.Record, s *spec.Spec) e
 	}
 	for _, in := range now {
 		old, ok := was[in.Channel]
-		if ok && old.SHA256 != "" && old.SHA256 != in.SHA256 && !c.Bool("allow-changed-inputs") {
-			return exitcode.Usagef("input %q (%s) changed since run %s (%d files, %d bytes then; %d files, %d bytes now); "+
-				"use --allow-changed-inputs to rerun anyway", in.Channel, in.URI, rec.JobName, old.Files, old.Size, in.Files, in.Size)
+		if !ok || c.Bool("allow-changed-inputs") {
+			continue
+		}
+		if why := inputChange(old, in); why != "" {
+			return exitcode.Usagef("input %q (%s) changed since run %s: %s; use --allow-changed-inputs to rerun anyway",
+				in.Channel, in.URI, rec.JobName, why)
 		}
 	}
 	return nil
+}
+
+// describeInputsNow pins the spec's inputs as they are now, downloading
+// nothing.
+func describeInputsNow(c *cli.Context, s *spec.Spec) ([]artifacts.InputRecord, error) {
+	stager := &channels.Stager{}
+	for _, in := range s.Inputs {
+		if !in.IsLocal() && stager.S3 == nil {
+			client, _, err := awsconfig.S3Client(c.Context, awsOptions(c))
+			if err != nil {
+				return nil, err
+			}
+			stager.S3 = client
+		}
+	}
+	staged, err := stager.Pin(c.Context, s.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	return channels.Describe(c.Context, staged)
+}
+
+// inputChange says how a channel differs from its record, "" if not.
+func inputChange(old, now artifacts.InputRecord) string {
+	if old.SHA256 != "" && old.SHA256 != now.SHA256 {
+		return fmt.Sprintf("%d files, %d bytes then; %d files, %d bytes now", old.Files, old.Size, now.Files, now.Size)
+	}
+	if len(old.Objects) == 0 {
+		return ""
+	}
+	then := map[string]string{}
+	for _, o := range old.Objects {
+		then[o.URI] = o.ETag + o.VersionID
+	}
+	for _, o := range now.Objects {
+		if tag, ok := then[o.URI]; !ok {
+			return o.URI + " is new"
+		} else if tag != o.ETag+o.VersionID {
+			return o.URI + " has changed (ETag " + o.ETag + ")"
+		}
+		delete(then, o.URI)
+	}
+	for uri := range then {
+		return uri + " is gone"
+	}
+	return ""
 }

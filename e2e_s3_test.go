@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/internal/s3test"
@@ -113,5 +115,80 @@ func TestLocalS3Inputs(t *testing.T) {
 				t.Errorf("inputs = %+v", rec.Inputs)
 			}
 		})
+	}
+}
+
+// TestRerunPinsS3Inputs: a rerun reads the same S3 objects, and refuses
+// when one changed unless told otherwise.
+func TestRerunPinsS3Inputs(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "data")
+	srv.Put(t, "data", "d/a.csv", []byte("1,2,1\n-1,-2,0\n"))
+	env := append(srv.Env(), "JOBRUN_CACHE_DIR="+t.TempDir())
+	j := newJob(t, "")
+	j.write("train.yaml", "name: e2e\nimage: "+trainerTag+"\nhyperparameters: {epochs: 1}\ninputs:\n  train: s3://data/d/\n")
+	if code, _, stderr := j.runEnv(env); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	rerun := func(name string, extra ...string) (int, string) {
+		cmd := exec.Command(jobrunBinary(t), append([]string{"rerun", j.name, "--name", name}, extra...)...)
+		cmd.Dir, cmd.Env = j.dir, append(os.Environ(), env...)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := rerun(j.name + "-same"); code != 0 {
+		t.Fatalf("rerun with unchanged inputs: exit %d\n%s", code, out)
+	}
+	srv.Put(t, "data", "d/a.csv", []byte("1,2,1\n-1,-2,0\n2,2,1\n"))
+	if code, out := rerun(j.name + "-changed"); code != 2 || !strings.Contains(out, "s3://data/d/a.csv has changed") {
+		t.Fatalf("rerun with a changed object: exit %d\n%s", code, out)
+	}
+	if code, out := rerun(j.name+"-allowed", "--allow-changed-inputs"); code != 0 {
+		t.Fatalf("rerun --allow-changed-inputs: exit %d\n%s", code, out)
+	}
+}
+
+// TestLocalS3InterruptUploads: checkpoints reach S3 while the job runs,
+// and a run stopped by Ctrl-C still uploads its outputs and last checkpoint.
+// The trainer checkpoints every 1.5 s: the sync uploads a file once it has
+// been left alone for a second, so it is never sent half-written.
+func TestLocalS3InterruptUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "jobs")
+	j := newJob(t, "hyperparameters: {epochs: 100000, sleep: 1.5}\noutput: s3://jobs/runs\ncheckpoint: s3://jobs/ckpt\n")
+	cmd, stdout, stderr := j.command()
+	cmd.Env = append(os.Environ(), append(srv.Env(), "JOBRUN_CACHE_DIR="+t.TempDir())...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, "epoch=")
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(strings.Join(srv.List(t, "jobs", "ckpt/"), " "), "ckpt/checkpoint.json") {
+		if time.Now().After(deadline) {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+			t.Fatal("no checkpoint reached S3 while the job ran")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, stderr)
+	}
+	var rec artifacts.Record
+	if err := json.Unmarshal(srv.Get(t, "jobs", "runs/"+j.name+"/job.json"), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != artifacts.StatusStopped || rec.Upload == nil || rec.Upload.CompletedAt == nil {
+		t.Errorf("record = %+v", rec)
+	}
+	if log := string(srv.Get(t, "jobs", "runs/"+j.name+"/logs/algo-1.log")); !strings.Contains(log, "SIGTERM received, checkpoint saved") {
+		t.Errorf("uploaded log lacks the final checkpoint message:\n%s", log)
+	}
+	var ck struct{ Epoch int }
+	json.Unmarshal(srv.Get(t, "jobs", "ckpt/checkpoint.json"), &ck)
+	if ck.Epoch < 1 {
+		t.Errorf("final checkpoint = %+v", ck)
 	}
 }

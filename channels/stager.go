@@ -372,3 +372,25 @@ func (s *Stager) s3Opts(o *s3.Options) {
 		o.HTTPClient = s.http
 	}
 }
+
+// Pin lists every channel and pins its objects without downloading
+// anything: what a run would read now, to compare with a recorded run.
+// Local channels come back as Stage gives them.
+func (s *Stager) Pin(ctx context.Context, inputs []spec.Input) ([]Staged, error) {
+	staged := make([]Staged, 0, len(inputs))
+	for _, in := range inputs {
+		planned := in
+		if !in.IsLocal() && planned.Mode == "file" {
+			// File mode's plan leaves the listing to stream into the
+			// downloads; the streaming modes' plan lists it whole.
+			planned.Mode = "fastfile"
+		}
+		st, err := s.plan(ctx, planned)
+		if err != nil {
+			return nil, fmt.Errorf("listing channel %q: %w", in.Name, err)
+		}
+		st.Input = in
+		staged = append(staged, st)
+	}
+	return staged, nil
+}

@@ -124,8 +124,10 @@ func exitError(ctx context.Context, exit Exit, ioErr error) error {
 }
 
 // finish collects outputs and writes the final record. It runs even when
-// the run was interrupted, under its own bounded context.
-func (r *run) finish(ctx context.Context, runErr error, res *Result) {
+// the run was interrupted, under its own bounded context. A run whose
+// container completed but whose outputs could not be published fails
+// (exit 125): its results are not where the user expects them.
+func (r *run) finish(ctx context.Context, runErr error, res *Result) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	r.setStatus(runErr)
@@ -133,8 +135,11 @@ func (r *run) finish(ctx context.Context, runErr error, res *Result) {
 	errs := []error{r.fixOwnership(ctx), r.stopCheckpointSync(ctx), r.compress()}
 	now := time.Now().UTC()
 	r.rec.EndedAt = &now
-	errs = append(errs, r.publish(ctx, res))
-	for _, err := range errs {
+	pubErr := r.publish(ctx, res)
+	if runErr == nil {
+		runErr, pubErr = pubErr, nil // reported by the caller
+	}
+	for _, err := range append(errs, pubErr) {
 		if err != nil {
 			fmt.Fprintf(r.Diag, "jobrun: %v\n", err)
 		}
@@ -142,6 +147,7 @@ func (r *run) finish(ctx context.Context, runErr error, res *Result) {
 	r.notify(ctx, res.RunDir)
 	res.Status, res.FailureReason = r.rec.Status, r.rec.FailureReason
 	res.ExitCode = exitcode.Code(runErr)
+	return runErr
 }
 
 func (r *run) setStatus(runErr error) {

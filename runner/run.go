@@ -88,8 +88,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.RunDir = r.dir
 	defer r.removeTmp()
 	defer r.stopStreams()
-	err := r.execute(ctx)
-	r.finish(ctx, err, &res)
+	err := r.finish(ctx, r.execute(ctx), &res)
 	return res, err
 }
 
