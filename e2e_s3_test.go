@@ -192,3 +192,42 @@ func TestLocalS3InterruptUploads(t *testing.T) {
 		t.Errorf("final checkpoint = %+v", ck)
 	}
 }
+
+// TestPushResumesAfterServerLoss: the S3 server dies while the job runs;
+// the run fails with 125 and keeps its local copy, and `jobrun push`
+// completes the upload once the server is back.
+func TestPushResumesAfterServerLoss(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "jobs")
+	cache := t.TempDir()
+	env := append(srv.Env(), "JOBRUN_CACHE_DIR="+cache)
+	j := newJob(t, "hyperparameters: {epochs: 3, sleep: 0.5}\noutput: s3://jobs/runs\n")
+	cmd, stdout, stderr := j.command()
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, "epoch=1")
+	srv.Kill()
+	cmd.Wait()
+	local := filepath.Join(cache, "runs", j.name)
+	if code := cmd.ProcessState.ExitCode(); code != 125 || !strings.Contains(stderr.String(), "jobrun push "+local) {
+		t.Fatalf("exit %d, want 125 and a hint to push; stderr:\n%s", code, stderr)
+	}
+	srv.Restart(t)
+	out := jobrunOutput(t, env, "push", local)
+	if !strings.Contains(out, "pushed "+j.name) {
+		t.Fatalf("push: %s", out)
+	}
+	var rec artifacts.Record
+	if err := json.Unmarshal(srv.Get(t, "jobs", "runs/"+j.name+"/job.json"), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != artifacts.StatusCompleted || rec.Upload == nil || rec.Upload.CompletedAt == nil {
+		t.Errorf("record = %+v", rec)
+	}
+	model := srv.Get(t, "jobs", "runs/"+j.name+"/model/model.json")
+	if want, _ := os.ReadFile(filepath.Join(local, "model", "model.json")); string(model) != string(want) {
+		t.Errorf("model differs after push")
+	}
+}
