@@ -97,14 +97,24 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func writeTar(dir string, w io.Writer) error {
+func writeTar(dir string, w io.Writer) error { return WriteTar(dir, w, nil) }
+
+// WriteTar writes the tree below dir as a tar stream, entries relative to
+// dir, leaving out what skip (given slash-separated relative paths; nil
+// keeps all) says: a skipped folder is left out whole.
+func WriteTar(dir string, w io.Writer, skip func(rel string) bool) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		if rel == "." {
+		switch {
+		case rel == ".":
+			return nil
+		case skip != nil && skip(filepath.ToSlash(rel)) && d.IsDir():
+			return filepath.SkipDir
+		case skip != nil && skip(filepath.ToSlash(rel)):
 			return nil
 		}
 		return tarEntry(tw, path, filepath.ToSlash(rel))

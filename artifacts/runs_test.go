@@ -197,11 +197,11 @@ func TestCombineCRC(t *testing.T) {
 
 func TestParseS3URI(t *testing.T) {
 	for uri, want := range map[string][2]string{
-		"s3://b":           {"b", ""},
-		"s3://b/":          {"b", ""},
-		"s3://b/p/q/":      {"b", "p/q"},
-		"s3://b/p":         {"b", "p"},
-		"s3://b//p//":      {"b", "p"},
+		"s3://bkt":         {"bkt", ""},
+		"s3://bkt/":        {"bkt", ""},
+		"s3://bkt/p/q/":    {"bkt", "p/q"},
+		"s3://bkt/p":       {"bkt", "p"},
+		"s3://bkt//p//":    {"bkt", "p"},
 		"s3://bucket/a b/": {"bucket", "a b"},
 	} {
 		b, p, err := ParseS3URI(uri)
@@ -209,7 +209,7 @@ func TestParseS3URI(t *testing.T) {
 			t.Errorf("%s: %q %q %v", uri, b, p, err)
 		}
 	}
-	for _, bad := range []string{"s3://", "s3:///p", "/local", "gs://b"} {
+	for _, bad := range []string{"s3://", "s3:///p", "/local", "gs://b", "s3://b/p"} {
 		if _, _, err := ParseS3URI(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
@@ -223,8 +223,8 @@ func TestOpenStore(t *testing.T) {
 		t.Errorf("local: %#v %v", st, err)
 	}
 	srv.SetEnv(t)
-	st, err = OpenStore(ctx, "s3://b/p/", awsOpts())
-	if err != nil || st.URI("job/x") != "s3://b/p/job/x" || st.URI("") != "s3://b/p" {
+	st, err = OpenStore(ctx, "s3://bkt/p/", awsOpts())
+	if err != nil || st.URI("job/x") != "s3://bkt/p/job/x" || st.URI("") != "s3://bkt/p" {
 		t.Errorf("s3: %v %v", st, err)
 	}
 	if _, err := os.Stat("runs"); err == nil {

@@ -3,6 +3,7 @@ package artifacts
 import (
 	"context"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"os"
 	"path/filepath"
@@ -82,15 +83,8 @@ func IsS3(uri string) bool { return strings.HasPrefix(uri, "s3://") }
 // ParseS3URI splits s3://bucket/prefix into the bucket and the prefix
 // without slashes at either end.
 func ParseS3URI(uri string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(uri, "s3://")
-	if !ok {
-		return "", "", fmt.Errorf("%q is not an s3:// URI", uri)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%q has no bucket name", uri)
-	}
-	return bucket, strings.Trim(prefix, "/"), nil
+	bucket, prefix, err = s3uri.Parse(uri)
+	return bucket, strings.Trim(prefix, "/"), err
 }
 
 // joinKey joins slash paths, ignoring empty ones.

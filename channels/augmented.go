@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"iter"
 	"strings"
@@ -174,7 +175,7 @@ func parseRef(raw json.RawMessage) (*Object, error) {
 	if err := json.Unmarshal(raw, &uri); err != nil {
 		return nil, errors.New("want an s3:// URI string")
 	}
-	bucket, key, err := ParseS3URI(uri)
+	bucket, key, err := s3uri.Parse(uri)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"io/fs"
 	"os"
@@ -197,7 +198,7 @@ func (t *transfer) fail(o Object, err error) {
 	}
 	var s3e *S3Error
 	if !errors.As(err, &s3e) && o.Key != "" {
-		err = fmt.Errorf("%s: %w", S3URI(o.Bucket, o.Key), err)
+		err = fmt.Errorf("%s: %w", s3uri.Format(o.Bucket, o.Key), err)
 	}
 	t.err = err
 	t.cancel(err)
@@ -279,7 +280,7 @@ func (t *transfer) openTarget(obj *fetchObj) error {
 	err = t.s.fileModes.fix(obj.f, "", 0o444)
 	if err == nil && obj.o.Size >= t.s.multipartThreshold() {
 		if err = preallocate(obj.f, obj.o.Size); err != nil {
-			err = fmt.Errorf("reserving %d bytes for %s: %w", obj.o.Size, S3URI(obj.o.Bucket, obj.o.Key), err)
+			err = fmt.Errorf("reserving %d bytes for %s: %w", obj.o.Size, s3uri.Format(obj.o.Bucket, obj.o.Key), err)
 		}
 	}
 	if err != nil {
@@ -387,12 +388,12 @@ func isStreamError(err error) bool {
 func (s *Stager) getOnce(ctx context.Context, o Object, f io.WriterAt, off, end int64, ranged bool, buf []byte, prog *progress) (int64, error) {
 	out, err := s.S3.GetObject(ctx, getInput(o, off, end, ranged), s.s3Opts)
 	if err != nil {
-		return 0, explain(err, S3URI(o.Bucket, o.Key)) // the SDK has retried what can be retried
+		return 0, explain(err, s3uri.Format(o.Bucket, o.Key)) // the SDK has retried what can be retried
 	}
 	defer out.Body.Close()
 	if e := trimETag(aws.ToString(out.ETag)); o.ETag != "" && e != "" && e != o.ETag {
 		err := fmt.Errorf("%w: ETag %s, listed as %s", ErrObjectChanged, e, o.ETag)
-		return 0, explain(err, S3URI(o.Bucket, o.Key))
+		return 0, explain(err, s3uri.Format(o.Bucket, o.Key))
 	}
 	var n int64
 	for n < end-off {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"strings"
 	"unicode/utf8"
 
@@ -66,7 +67,7 @@ func (s *Stager) newPrefixLister(ctx context.Context, bucket, prefix string, hos
 	})
 	first, err := l.pages.NextPage(ctx, s.s3Opts)
 	if err != nil {
-		return nil, explain(err, S3URI(bucket, prefix))
+		return nil, explain(err, s3uri.Format(bucket, prefix))
 	}
 	l.first = first
 	return l, nil
@@ -98,7 +99,7 @@ func (l *prefixLister) stream(ctx context.Context) objectSource {
 			}
 			var err error
 			if page, err = l.pages.NextPage(ctx, l.s.s3Opts); err != nil {
-				return explain(err, S3URI(l.bucket, l.prefix))
+				return explain(err, s3uri.Format(l.bucket, l.prefix))
 			}
 		}
 	}
@@ -175,14 +176,14 @@ type layout struct {
 
 func (l *layout) add(o Object) error {
 	if err := checkRel(o.Rel); err != nil {
-		return fmt.Errorf("%s: %w", S3URI(o.Bucket, o.Key), err)
+		return fmt.Errorf("%s: %w", s3uri.Format(o.Bucket, o.Key), err)
 	}
 	if l.files == nil {
 		l.files, l.dirs = map[string]Object{}, map[string]Object{}
 	}
 	if prev, dup := l.files[o.Rel]; dup {
 		return fmt.Errorf("%s and %s both map to %q in the channel directory",
-			S3URI(prev.Bucket, prev.Key), S3URI(o.Bucket, o.Key), o.Rel)
+			s3uri.Format(prev.Bucket, prev.Key), s3uri.Format(o.Bucket, o.Key), o.Rel)
 	}
 	if below, clash := l.dirs[o.Rel]; clash {
 		return clashError(o, below, o.Rel)
@@ -202,7 +203,7 @@ func (l *layout) add(o Object) error {
 
 func clashError(file, below Object, dir string) error {
 	return fmt.Errorf("%s is a file but %s needs %q to be a directory",
-		S3URI(file.Bucket, file.Key), S3URI(below.Bucket, below.Key), dir)
+		s3uri.Format(file.Bucket, file.Key), s3uri.Format(below.Bucket, below.Key), dir)
 }
 
 // checkLayout checks a whole list of objects with a layout.

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"io/fs"
 	"os"
@@ -131,5 +132,5 @@ func describeS3(st Staged, rec artifacts.InputRecord) artifacts.InputRecord {
 }
 
 func objectRecord(o Object) artifacts.ObjectRecord {
-	return artifacts.ObjectRecord{URI: S3URI(o.Bucket, o.Key), ETag: o.ETag, VersionID: o.VersionID, Size: o.Size}
+	return artifacts.ObjectRecord{URI: s3uri.Format(o.Bucket, o.Key), ETag: o.ETag, VersionID: o.VersionID, Size: o.Size}
 }

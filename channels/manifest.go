@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 )
 
@@ -90,7 +91,7 @@ func readPrefix(dec *json.Decoder) (*Manifest, error) {
 	if raw, ok := first["prefix"]; !ok || len(first) != 1 || json.Unmarshal(raw, &uri) != nil {
 		return nil, errFirst
 	}
-	bucket, key, err := ParseS3URI(uri)
+	bucket, key, err := s3uri.Parse(uri)
 	if err != nil {
 		return nil, fmt.Errorf("prefix: %w", err)
 	}
@@ -108,8 +109,8 @@ func readKeys(dec *json.Decoder, m *Manifest) error {
 		if err := checkRel(rel); err != nil {
 			return &ManifestError{i, err}
 		}
-		if len(m.Prefix)+len(rel) > maxKeyLen {
-			return &ManifestError{i, fmt.Errorf("prefix + %q is longer than %d bytes, S3's key limit", rel, maxKeyLen)}
+		if len(m.Prefix)+len(rel) > s3uri.MaxKeyLen {
+			return &ManifestError{i, fmt.Errorf("prefix + %q is longer than %d bytes, S3's key limit", rel, s3uri.MaxKeyLen)}
 		}
 		if !seen[rel] {
 			seen[rel] = true

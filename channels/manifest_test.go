@@ -2,6 +2,7 @@ package channels
 
 import (
 	"errors"
+	"github.com/jobrun/jobrun/s3uri"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -85,7 +86,7 @@ func FuzzReadManifest(f *testing.F) {
 		if len(m.Keys) == 0 || len(m.Keys) != len(m.Index) {
 			t.Fatalf("accepted %+v", m)
 		}
-		if checkBucketName(m.Bucket) != nil {
+		if s3uri.CheckBucket(m.Bucket) != nil {
 			t.Fatalf("accepted bucket %q", m.Bucket)
 		}
 		for _, k := range m.Keys {

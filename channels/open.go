@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"os"
 	"strconv"
@@ -39,7 +40,7 @@ func (s *Stager) open(ctx context.Context, o Object, off, n int64) (io.ReadClose
 		return rc, nil
 	}
 	if s.S3 == nil {
-		return nil, fmt.Errorf("%s: no S3 client", S3URI(o.Bucket, o.Key))
+		return nil, fmt.Errorf("%s: no S3 client", s3uri.Format(o.Bucket, o.Key))
 	}
 	r := &objectReader{s: s, ctx: ctx, o: o, off: off, end: -1, ranged: n >= 0}
 	switch {
@@ -107,7 +108,7 @@ func (r *objectReader) get() error {
 		in.Range = aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-" + last)
 	}
 	out, err := r.s.S3.GetObject(r.ctx, in, r.s.s3Opts)
-	uri := S3URI(r.o.Bucket, r.o.Key)
+	uri := s3uri.Format(r.o.Bucket, r.o.Key)
 	if err != nil {
 		return explain(err, uri)
 	}
@@ -159,7 +160,7 @@ func (r *objectReader) pause(cause error) error {
 		return context.Cause(r.ctx)
 	}
 	if r.failures > maxStreamRetries {
-		return fmt.Errorf("%s: reading at offset %d: %w", S3URI(r.o.Bucket, r.o.Key), r.off, cause)
+		return fmt.Errorf("%s: reading at offset %d: %w", s3uri.Format(r.o.Bucket, r.o.Key), r.off, cause)
 	}
 	return waitOrDone(r.ctx, resumeBackoff(r.failures))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 // pinManifest HEADs a manifest object so that it is read at one version
 // (its ETag) however often it is read.
 func (s *Stager) pinManifest(ctx context.Context, uri string) (Object, error) {
-	bucket, key, err := ParseS3URI(uri)
+	bucket, key, err := s3uri.Parse(uri)
 	if err != nil {
 		return Object{}, exitcode.NewUsage(err)
 	}
@@ -74,7 +75,7 @@ func (s *Stager) headAll(ctx context.Context, objs []Object, what func(i int) st
 			for i := range next {
 				if err := s.head(ctx, &objs[i]); err != nil && ctx.Err() == nil {
 					once.Do(func() {
-						first = fmt.Errorf("%s: %w", what(i), explain(err, S3URI(objs[i].Bucket, objs[i].Key)))
+						first = fmt.Errorf("%s: %w", what(i), explain(err, s3uri.Format(objs[i].Bucket, objs[i].Key)))
 						cancel(first)
 					})
 				}
@@ -197,7 +198,7 @@ func (s *Stager) EachRecord(ctx context.Context, st *Staged, fn func(AugmentedRe
 			if v.Ref == nil {
 				continue
 			}
-			if o, ok := pinned[S3URI(v.Ref.Bucket, v.Ref.Key)]; ok {
+			if o, ok := pinned[s3uri.Format(v.Ref.Bucket, v.Ref.Key)]; ok {
 				rec.Values[i].Ref = &o
 			}
 		}

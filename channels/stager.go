@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"net/http"
 	"os"
@@ -93,7 +94,7 @@ func (st Staged) IsS3() bool { return !st.Input.IsLocal() }
 func (st Staged) ObjectsByURI() map[string]Object {
 	m := make(map[string]Object, len(st.Objects))
 	for _, o := range st.Objects {
-		m[S3URI(o.Bucket, o.Key)] = o
+		m[s3uri.Format(o.Bucket, o.Key)] = o
 	}
 	return m
 }
@@ -197,7 +198,7 @@ func (s *Stager) plan(ctx context.Context, in spec.Input) (Staged, error) {
 // planPrefix lists an S3 prefix: the first page only for File mode (the
 // rest streams into the downloads), every page for the other modes.
 func (s *Stager) planPrefix(ctx context.Context, st *Staged) error {
-	bucket, prefix, err := ParseS3URI(st.Input.URI)
+	bucket, prefix, err := s3uri.Parse(st.Input.URI)
 	if err != nil {
 		return exitcode.NewUsage(err)
 	}
@@ -305,7 +306,7 @@ func (s *Stager) Fetch(ctx context.Context, o Object) (string, error) {
 		return "", errors.New("fetching into the cache: no cache configured")
 	}
 	if !cacheable(o) {
-		return "", fmt.Errorf("%s: fetching into the cache needs the object's ETag", S3URI(o.Bucket, o.Key))
+		return "", fmt.Errorf("%s: fetching into the cache needs the object's ETag", s3uri.Format(o.Bucket, o.Key))
 	}
 	for range 2 { // a concurrent eviction may remove the blob between the two steps
 		if p, ok := s.Cache.lookup(o); ok {
@@ -315,7 +316,7 @@ func (s *Stager) Fetch(ctx context.Context, o Object) (string, error) {
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("%s: the cache blob disappeared after download", S3URI(o.Bucket, o.Key))
+	return "", fmt.Errorf("%s: the cache blob disappeared after download", s3uri.Format(o.Bucket, o.Key))
 }
 
 func (s *Stager) concurrency() int {

@@ -1,7 +1,7 @@
 package spec
 
 import (
-	"net"
+	"github.com/jobrun/jobrun/s3uri"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -13,10 +13,7 @@ import (
 
 const maxS3URI = 1024 // SageMaker's S3Uri limit
 
-var (
-	schemeRE   = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://`)
-	s3BucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-)
+var schemeRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://`)
 
 // location resolves a uri as written: s3:// URIs are kept as they are;
 // file:// URIs and paths become absolute, clean local paths, relative
@@ -58,15 +55,8 @@ func checkS3URI(uri string) string {
 }
 
 func checkBucket(b string) string {
-	switch {
-	case !s3BucketRE.MatchString(b):
-		return "want 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit"
-	case strings.Contains(b, ".."):
-		return "two dots in a row"
-	case net.ParseIP(b) != nil:
-		return "it looks like an IP address"
-	case strings.HasPrefix(b, "xn--"), strings.HasSuffix(b, "-s3alias"), strings.HasSuffix(b, "--ol-s3"):
-		return "it uses a prefix or suffix S3 reserves"
+	if err := s3uri.CheckBucket(b); err != nil {
+		return err.Error()
 	}
 	return ""
 }

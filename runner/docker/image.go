@@ -1,12 +1,10 @@
 package docker
 
 import (
-	"archive/tar"
 	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 
+	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/runner"
 )
 
@@ -77,58 +76,7 @@ func tarContext(dir string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tw := tar.NewWriter(w)
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if rel == "." {
-			return nil
-		}
-		if ignored(ignore, filepath.ToSlash(rel)) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		return addToTar(tw, path, filepath.ToSlash(rel), d)
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-func addToTar(tw *tar.Writer, path, name string, d fs.DirEntry) error {
-	info, err := d.Info()
-	if err != nil {
-		return err
-	}
-	link := ""
-	if info.Mode()&fs.ModeSymlink != 0 {
-		if link, err = os.Readlink(path); err != nil {
-			return err
-		}
-	}
-	hdr, err := tar.FileInfoHeader(info, link)
-	if err != nil {
-		return err
-	}
-	hdr.Name = name
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(tw, f)
-	return err
+	return artifacts.WriteTar(dir, w, func(rel string) bool { return ignored(ignore, rel) })
 }
 
 func readDockerignore(dir string) ([]string, error) {

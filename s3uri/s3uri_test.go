@@ -1,4 +1,4 @@
-package channels
+package s3uri
 
 import (
 	"strings"
@@ -28,23 +28,24 @@ func TestParseS3URI(t *testing.T) {
 		{"s3://ab/key", "", "", "3 to 63"},
 		{"s3://" + strings.Repeat("a", 64) + "/k", "", "", "3 to 63"},
 		{"s3://My_Bucket/k", "", "", "lower-case"},
-		{"s3://-bucket/k", "", "", "start and end"},
-		{"s3://bucket-/k", "", "", "start and end"},
+		{"s3://xn--bucket/k", "", "", "reserves"},
+		{"s3://-bucket/k", "", "", "starting and ending"},
+		{"s3://bucket-/k", "", "", "starting and ending"},
 		{"s3://a..b/k", "", "", "two dots"},
 		{"s3://192.168.1.1/k", "", "", "IP address"},
 		{"s3://bucket/" + strings.Repeat("k", 1025), "", "", "longer than 1024"},
 		{"s3://bucket/\xff", "", "", "UTF-8"},
 	}
 	for _, tt := range tests {
-		b, k, err := ParseS3URI(tt.in)
+		b, k, err := Parse(tt.in)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("ParseS3URI(%q) = %q, %q, %v; want error containing %q", tt.in, b, k, err, tt.err)
+				t.Errorf("Parse(%q) = %q, %q, %v; want error containing %q", tt.in, b, k, err, tt.err)
 			}
 			continue
 		}
 		if err != nil || b != tt.bucket || k != tt.key {
-			t.Errorf("ParseS3URI(%q) = %q, %q, %v; want %q, %q", tt.in, b, k, err, tt.bucket, tt.key)
+			t.Errorf("Parse(%q) = %q, %q, %v; want %q, %q", tt.in, b, k, err, tt.bucket, tt.key)
 		}
 	}
 }
@@ -56,17 +57,17 @@ func FuzzParseS3URI(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		b, k, err := ParseS3URI(s)
+		b, k, err := Parse(s)
 		if err != nil {
 			return
 		}
-		if got := S3URI(b, k); got != s && got != s+"/" {
-			t.Fatalf("S3URI(ParseS3URI(%q)) = %q", s, got)
+		if got := Format(b, k); got != s && got != s+"/" {
+			t.Fatalf("S3URI(Parse(%q)) = %q", s, got)
 		}
-		if checkBucketName(b) != nil || len(b) < 3 || len(b) > 63 || strings.Contains(b, "/") {
+		if CheckBucket(b) != nil || len(b) < 3 || len(b) > 63 || strings.Contains(b, "/") {
 			t.Fatalf("accepted bucket %q", b)
 		}
-		if len(k) > maxKeyLen || !utf8.ValidString(k) {
+		if len(k) > MaxKeyLen || !utf8.ValidString(k) {
 			t.Fatalf("accepted key %q", k)
 		}
 	})
