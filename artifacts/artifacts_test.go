@@ -135,14 +135,19 @@ func TestRecordsRoundTripNewestFirst(t *testing.T) {
 		}
 	}
 	os.MkdirAll(filepath.Join(dir, "not-a-run"), 0o755)
-	recs, err := ListRecords(dir)
+	st, err := NewLocalStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ListRuns(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != 2 || recs[0].JobName != "new" || *recs[1].ExitCode != 0 {
 		t.Errorf("records = %+v", recs)
 	}
-	if recs, err := ListRecords(filepath.Join(dir, "missing")); err != nil || len(recs) != 0 {
+	missing, _ := NewLocalStore(filepath.Join(dir, "missing"))
+	if recs, err := ListRuns(context.Background(), missing); err != nil || len(recs) != 0 {
 		t.Errorf("a missing output folder lists nothing: %v %v", recs, err)
 	}
 }

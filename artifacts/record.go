@@ -10,11 +10,9 @@ package artifacts
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -159,29 +157,6 @@ func ReadRecord(runDir string) (*Record, error) {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(runDir, RecordFile), err)
 	}
 	return &r, nil
-}
-
-// ListRecords reads every run below an output directory, newest first.
-// Folders without a readable job.json are skipped.
-func ListRecords(outputDir string) ([]*Record, error) {
-	entries, err := os.ReadDir(outputDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing runs in %s: %w", outputDir, err)
-	}
-	var out []*Record
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if r, err := ReadRecord(filepath.Join(outputDir, e.Name())); err == nil {
-			out = append(out, r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
-	return out, nil
 }
 
 // WriteFileAtomic writes through a temporary file in the same folder and
