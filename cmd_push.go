@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/exitcode"
+	"github.com/jobrun/jobrun/runner"
 )
 
 func pushCommand() *cli.Command {
@@ -52,7 +54,8 @@ func runPush(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pushed, err := artifacts.Push(c.Context, dir, store, artifacts.PushOptions{Compression: compression})
+	pushed, err := artifacts.Push(c.Context, dir, store, artifacts.PushOptions{Compression: compression,
+		Progress: runner.ByteProgress(os.Stderr, "uploading "+filepath.Base(dir))})
 	if err != nil {
 		return fmt.Errorf("pushing %s to %s: %w", dir, output, err)
 	}

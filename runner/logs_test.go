@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,20 @@ func TestNumGPUs(t *testing.T) {
 		if got := numGPUs(tt.g, tt.host); got != tt.want {
 			t.Errorf("numGPUs(%+v, %d) = %d, want %d", tt.g, tt.host, got, tt.want)
 		}
+	}
+}
+
+func TestByteProgressOnlyOnATerminal(t *testing.T) {
+	var buf bytes.Buffer
+	if ByteProgress(&buf, "x") != nil {
+		t.Error("progress drawn into a buffer")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if ByteProgress(f, "x") != nil {
+		t.Error("progress drawn into a file")
 	}
 }

@@ -105,7 +105,8 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 	if err := artifacts.WriteRecord(r.dir, r.rec); err != nil {
 		return err
 	}
-	rec, err := artifacts.Push(ctx, r.dir, r.store, artifacts.PushOptions{Compression: r.spec.Output.Compression, Log: r.logger()})
+	rec, err := artifacts.Push(ctx, r.dir, r.store, artifacts.PushOptions{Compression: r.spec.Output.Compression, Log: r.logger(),
+		Progress: ByteProgress(r.Diag, "jobrun: uploading "+r.JobName)})
 	if err != nil {
 		return fmt.Errorf("uploading the run to %s: %w; the run is kept in %s: resume with `jobrun push %s`",
 			r.spec.Output.URI, err, r.dir, r.dir)
