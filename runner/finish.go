@@ -57,7 +57,7 @@ func (r *run) runContainer(ctx context.Context, c Container) error {
 		return runErr
 	}
 	r.noteExit(exit)
-	return exitError(runCtx, exit, errors.Join(sink.err))
+	return exitError(runCtx, exit, sink.err)
 }
 
 // describeInputs hashes the inputs while the container runs. A forced stop
