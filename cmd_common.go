@@ -85,8 +85,13 @@ func (p jsonPrinter) result(kind string, v any, _ string) {
 	if err != nil {
 		data = []byte("{}")
 	}
-	// Wrap with the object's type without a second struct per kind.
-	fmt.Fprintf(p.w, "{\"type\":%q,%s\n", kind, data[1:])
+	// Add the object's type without a second struct per kind.
+	switch {
+	case len(data) > 2 && data[0] == '{':
+		fmt.Fprintf(p.w, "{\"type\":%q,%s\n", kind, data[1:])
+	default: // not an object, or an empty one
+		fmt.Fprintf(p.w, "{\"type\":%q,\"value\":%s}\n", kind, data)
+	}
 }
 
 func newPrinter(c *cli.Context) printer {
