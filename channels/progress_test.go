@@ -1,35 +1,16 @@
 package channels
 
 import (
-	"bytes"
+	"github.com/jobrun/jobrun/internal/syncbuf"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe for the reporting goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestProgressLines(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	objs := []Object{{Size: 3 << 20}, {Size: 1 << 20}, {Size: 0}}
 	p := newProgress(&out, "train")
 	for _, o := range objs {

@@ -4,15 +4,14 @@
 package enginetest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jobrun/jobrun/internal/syncbuf"
 	"github.com/jobrun/jobrun/runner"
 )
 
@@ -37,22 +36,7 @@ func (s Suite) Run(t *testing.T) {
 
 // Buffer collects a container's (or a process's) output while a test
 // reads it.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type Buffer = syncbuf.Buffer
 
 // container builds a trainer container with the given hyperparameters and
 // a small training set, labelled so the test can look for leftovers.
@@ -119,16 +103,6 @@ func (s Suite) testExitCode(t *testing.T) {
 func stopAfterFirstEpoch(out *Buffer, cancel func()) {
 	out.WaitFor("epoch=", 30*time.Second)
 	cancel()
-}
-
-// WaitFor waits until the output contains s, reporting whether it did.
-func (b *Buffer) WaitFor(s string, timeout time.Duration) bool {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Contains(b.String(), s) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s Suite) testGracefulStop(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/internal/syncbuf"
 	"io"
 	"net"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -127,7 +127,7 @@ func TestRunCancel(t *testing.T) {
 	c := dial(t, srv, options(t, srv))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	marker := "sh -c while :; do echo tick; sleep 0.1; done"
 	go func() {
 		time.Sleep(700 * time.Millisecond)
@@ -159,23 +159,6 @@ func TestRunCancel(t *testing.T) {
 	if code, err := c.Run(testContext(t), "true", nil, nil, nil); code != 0 || err != nil {
 		t.Errorf("Run after a cancel: %d, %v", code, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 // running reports whether one of srv's processes runs cmdline.
