@@ -1,0 +1,155 @@
+// Command stagebench drives package channels for bench/inputs.sh:
+//
+//	stagebench gen DIR N BYTES             write N files of BYTES random bytes
+//	                                       (DIR/f-00000 ...), for uploading
+//	stagebench stage -cache DIR -work W URI  stage the S3 prefix URI as a File
+//	                                       mode channel "train" into W/train
+//	                                       through a Stager with the cache DIR
+//	                                       (empty: cold; filled: warm)
+//	stagebench cat URI                     pin the object URI and stream it to
+//	                                       stdout through Stager.Open, as Pipe
+//	                                       mode reads a channel (no cache)
+//
+// AWS settings come from the environment (AWS_ENDPOINT_URL_S3, ...).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jobrun/jobrun/awsconfig"
+	"github.com/jobrun/jobrun/channels"
+	"github.com/jobrun/jobrun/spec"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "stagebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: stagebench gen|stage|cat ARGS")
+	}
+	switch args[0] {
+	case "gen":
+		return gen(args[1:])
+	case "stage":
+		return stage(args[1:])
+	case "cat":
+		return cat(args[1:])
+	}
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func input(uri, mode string) spec.Input {
+	return spec.Input{Name: "train", URI: uri, Type: "s3prefix", Mode: mode, Compression: "none",
+		Distribution: "fully_replicated", RecordWrapper: "none"}
+}
+
+func stage(args []string) error {
+	fs := flag.NewFlagSet("stage", flag.ExitOnError)
+	cacheDir := fs.String("cache", "", "cache directory (required)")
+	work := fs.String("work", "", "work directory, on the cache's file system (required)")
+	conc := fs.Int("concurrency", 0, "GETs in flight (0: the default)")
+	fs.Parse(args)
+	if fs.NArg() != 1 || *cacheDir == "" || *work == "" {
+		return fmt.Errorf("usage: stagebench stage -cache DIR -work DIR s3://bucket/prefix/")
+	}
+	ctx := context.Background()
+	client, _, err := awsconfig.S3Client(ctx, awsconfig.Options{})
+	if err != nil {
+		return err
+	}
+	c, err := channels.OpenCache(*cacheDir, 0)
+	if err != nil {
+		return err
+	}
+	s := &channels.Stager{S3: client, Cache: c, Concurrency: *conc}
+	start := time.Now()
+	st, err := s.Stage(ctx, []spec.Input{input(fs.Arg(0), "file")}, *work)
+	if err != nil {
+		return err
+	}
+	var bytes int64
+	for _, o := range st[0].Objects {
+		bytes += o.Size
+	}
+	fmt.Fprintf(os.Stderr, "staged %d objects (%d from cache), %d bytes into %s in %v\n",
+		len(st[0].Objects), st[0].FromCache, bytes, st[0].Dir, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func cat(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: stagebench cat s3://bucket/key")
+	}
+	ctx := context.Background()
+	client, _, err := awsconfig.S3Client(ctx, awsconfig.Options{})
+	if err != nil {
+		return err
+	}
+	s := &channels.Stager{S3: client}
+	st, err := s.Pin(ctx, []spec.Input{input(args[0], "pipe")})
+	if err != nil {
+		return err
+	}
+	if len(st[0].Objects) != 1 {
+		return fmt.Errorf("%s: %d objects under that prefix, want 1", args[0], len(st[0].Objects))
+	}
+	rc, err := s.Open(ctx, st[0].Objects[0])
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	// As Pipe mode copies into its FIFO: a 1 MiB buffer, and the writer
+	// hidden so that os.File's ReadFrom (32 KiB copies) is not used.
+	_, err = io.CopyBuffer(writerOnly{os.Stdout}, rc, make([]byte, 1<<20))
+	return err
+}
+
+type writerOnly struct{ io.Writer }
+
+func gen(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("usage: stagebench gen DIR N BYTES")
+	}
+	n, err1 := strconv.Atoi(args[1])
+	size, err2 := strconv.ParseInt(args[2], 10, 64)
+	if err1 != nil || err2 != nil || n < 1 || size < 0 {
+		return errors.New("gen: the object count and size must be numbers")
+	}
+	if err := os.MkdirAll(args[0], 0o755); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for i := range n {
+		f, err := os.Create(filepath.Join(args[0], fmt.Sprintf("f-%05d", i)))
+		if err != nil {
+			return err
+		}
+		for left := size; left > 0; {
+			b := buf[:min(int64(len(buf)), left)]
+			rand.Read(b)
+			if _, err := f.Write(b); err != nil {
+				f.Close()
+				return err
+			}
+			left -= int64(len(b))
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
