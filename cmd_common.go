@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/jobrun/jobrun/awsconfig"
+	"github.com/jobrun/jobrun/channels"
 	"github.com/jobrun/jobrun/exitcode"
 	"github.com/jobrun/jobrun/spec"
 )
@@ -46,11 +47,7 @@ func cacheDir(c *cli.Context) (string, error) {
 	if d := os.Getenv("JOBRUN_CACHE_DIR"); d != "" {
 		return filepath.Abs(d)
 	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding a cache folder (set --cache-dir or JOBRUN_CACHE_DIR): %w", err)
-	}
-	return filepath.Join(base, "jobrun"), nil
+	return channels.DefaultCacheDir()
 }
 
 var cacheDirFlag = &cli.StringFlag{Name: "cache-dir", Usage: "jobrun's cache folder (default: $JOBRUN_CACHE_DIR or ~/.cache/jobrun)"}
