@@ -8,7 +8,7 @@ import "strings"
 // command (with its value) before the positional arguments.
 var valueFlags = map[string]bool{
 	"name": true, "output": true, "o": true, "set": true, "env": true, "e": true,
-	"profile": true, "endpoint-url": true, "cache-dir": true, "compression": true,
+	"profile": true, "endpoint-url": true, "cache-dir": true, "compression": true, "host": true, "docker-socket": true,
 }
 
 func reorderArgs(args []string) []string {

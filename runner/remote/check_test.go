@@ -1,0 +1,67 @@
+package remote
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobrun/jobrun/internal/sshtest"
+	"github.com/jobrun/jobrun/runner/remote/sshconn"
+)
+
+// dialTest connects to a private sshd on this machine, which stands in for
+// the GPU host: its Docker Engine is this machine's.
+func dialTest(t *testing.T) *sshconn.Conn {
+	srv := sshtest.Start(t)
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sshconn.Dial(ctx, srv.Target(), sshconn.DialOptions{ConfigFile: "none", Home: dir,
+		KnownHostsFiles: []string{kh}, IdentityFiles: []string{srv.ClientKeyPath}, DisableAgent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func byName(checks []Check) map[string]Check {
+	m := map[string]Check{}
+	for _, c := range checks {
+		m[c.Name] = c
+	}
+	return m
+}
+
+func TestCheckHost(t *testing.T) {
+	conn := dialTest(t)
+	checks := byName(CheckHost(context.Background(), conn, DefaultDockerSocket))
+	if c := checks["arch"]; !c.OK || c.Detail != runtime.GOARCH {
+		t.Errorf("arch = %+v", c)
+	}
+	if c := checks["docker"]; !c.OK || !strings.Contains(c.Detail, "API 1.") {
+		t.Errorf("docker = %+v", c)
+	}
+	if c := checks["gpus"]; !c.OK {
+		t.Errorf("gpus = %+v", c)
+	}
+	if c := checks["disk"]; !strings.Contains(c.Detail, "GiB free") {
+		t.Errorf("disk = %+v", c)
+	}
+}
+
+func TestCheckHostWithoutDocker(t *testing.T) {
+	conn := dialTest(t)
+	checks := byName(CheckHost(context.Background(), conn, "/nonexistent/docker.sock"))
+	if c := checks["docker"]; c.OK || !strings.Contains(c.Detail, "cannot reach the Docker Engine at /nonexistent/docker.sock") {
+		t.Errorf("docker = %+v", c)
+	}
+}
