@@ -42,50 +42,18 @@ big_mb=${BIG_MB:-1024}
 base=${BENCH_DIR:-$([ -d /dev/shm ] && echo /dev/shm || echo /tmp)}
 work=$(mktemp -d "$base/jobrun-inputs.XXXXXX")
 s3dir=$(mktemp -d "$base/jobrun-inputs-s3.XXXXXX")
-gw_pid=
-cleanup() {
-  if [ -n "$gw_pid" ]; then kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null || true; fi
-  rm -rf "$work" "$s3dir"
-}
-trap cleanup EXIT
+. bench/lib.sh
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
-need() { command -v "$1" >/dev/null || { echo "inputs.sh: $1 not found; $2" >&2; exit 1; }; }
-need /usr/bin/aws "apt-get install -y awscli"
-need /usr/bin/time "apt-get install -y time"
-versitygw=${JOBRUN_VERSITYGW:-$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")}
-need "$versitygw" "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
-
-s5cmd=${S5CMD:-$HOME/.cache/jobrun-bench/s5cmd}
-if [ ! -x "$s5cmd" ]; then
-  mkdir -p "$(dirname "$s5cmd")" "$work/s5cmd-mod"
-  (cd "$work/s5cmd-mod" && go mod init s5build >/dev/null 2>&1 &&
-    GOFLAGS=-mod=mod go get github.com/peak/s5cmd/v2@v2.3.0 >/dev/null 2>&1 &&
-    GOFLAGS=-mod=mod go build -o "$s5cmd" github.com/peak/s5cmd/v2)
-fi
+bench_peers
 
 go build -trimpath -o "$work/stagebench" ./channels/internal/stagebench
 sb=$work/stagebench
 
 # The S3 server on loopback only, random credentials for every client,
 # path-style addressing.
-key=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-port=$((20000 + RANDOM % 20000))
-ROOT_ACCESS_KEY_ID=$key ROOT_SECRET_ACCESS_KEY=$secret \
-  "$versitygw" --port "127.0.0.1:$port" --keep-alive --quiet posix "$s3dir" >"$work/versitygw.log" 2>&1 &
-gw_pid=$!
-endpoint="http://127.0.0.1:$port"
-export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL_S3=$endpoint S3_ENDPOINT_URL=$endpoint AWS_CONFIG_FILE="$work/aws-config"
-export AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials" AWS_PROFILE=default
-printf '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n' >"$AWS_CONFIG_FILE"
-: >"$AWS_SHARED_CREDENTIALS_FILE"
-aws() { /usr/bin/aws --endpoint-url "$endpoint" "$@"; }
-s5() { "$s5cmd" --endpoint-url "$endpoint" "$@"; }
-ok=
-for _ in $(seq 100); do aws s3 mb s3://bench >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
-[ -n "$ok" ] || { echo "inputs.sh: versitygw did not come up:" >&2; cat "$work/versitygw.log" >&2; exit 1; }
+start_s3 --keep-alive
 
 # The data: generated locally, uploaded with s5cmd, local copies dropped.
 echo "uploading $small_n x $small_kib KiB and 2 x $big_mb MiB" >&2

@@ -27,43 +27,18 @@ work=$(mktemp -d /tmp/jobrun-outputs.XXXXXX)
 # The server keeps its objects in memory when it can (/dev/shm), so that
 # the disk's write-back does not decide the times: the clients are measured.
 s3dir=$(mktemp -d "${S3_DIR:-$([ -d /dev/shm ] && echo /dev/shm || echo /tmp)}/jobrun-outputs-s3.XXXXXX")
-gw_pid=
-cleanup() {
-  if [ -n "$gw_pid" ]; then kill "$gw_pid" 2>/dev/null; wait "$gw_pid" 2>/dev/null || true; fi
-  rm -rf "$work" "$s3dir"
-}
-trap cleanup EXIT
+. bench/lib.sh
+trap bench_cleanup EXIT
 
-need() { command -v "$1" >/dev/null || { echo "outputs.sh: $1 not found; $2" >&2; exit 1; }; }
-need /usr/bin/aws "apt-get install -y awscli"
-need /usr/bin/time "apt-get install -y time"
+bench_peers
 need pigz "apt-get install -y pigz"
-versitygw=${JOBRUN_VERSITYGW:-$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")}
-need "$versitygw" "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
-
-s5cmd=${S5CMD:-$HOME/.cache/jobrun-bench/s5cmd}
-if [ ! -x "$s5cmd" ]; then
-  mkdir -p "$(dirname "$s5cmd")" "$work/s5cmd-mod"
-  (cd "$work/s5cmd-mod" && go mod init s5build >/dev/null 2>&1 &&
-    GOFLAGS=-mod=mod go get github.com/peak/s5cmd/v2@v2.3.0 >/dev/null 2>&1 &&
-    GOFLAGS=-mod=mod go build -o "$s5cmd" github.com/peak/s5cmd/v2)
-fi
 
 go build -trimpath -o "$work/pushbench" ./artifacts/internal/pushbench
 run="$work/runs/bench-job"
 "$work/pushbench" gen "$run" "$size_mib" "$files"
 
 # The S3 server, its credentials for every client, path-style addressing.
-port=$((20000 + RANDOM % 20000))
-ROOT_ACCESS_KEY_ID=benchkey ROOT_SECRET_ACCESS_KEY=benchsecret \
-  "$versitygw" --port "127.0.0.1:$port" --quiet posix "$s3dir" >"$work/versitygw.log" 2>&1 &
-gw_pid=$!
-endpoint="http://127.0.0.1:$port"
-export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL_S3=$endpoint S3_ENDPOINT_URL=$endpoint AWS_CONFIG_FILE="$work/aws-config"
-printf '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n' >"$AWS_CONFIG_FILE"
-aws() { /usr/bin/aws --endpoint-url "$endpoint" "$@"; }
-for _ in $(seq 50); do aws s3 mb s3://bench >/dev/null 2>&1 && break; sleep 0.1; done
+start_s3
 
 # measure NAME ARCHIVE CMD...: runs CMD under /usr/bin/time, keeps wall
 # seconds, peak RSS (KiB) and the size of ARCHIVE (a path in the bucket's
