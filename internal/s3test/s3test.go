@@ -72,6 +72,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/internal/testproc"
 	"io"
 	"net"
 	"net/http"
@@ -81,7 +82,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -131,16 +131,10 @@ type Server struct {
 	healthPath string
 
 	mu   sync.Mutex
-	proc *process // nil when stopped
+	proc *testproc.Process // nil when stopped
 
 	clientOnce sync.Once
 	client     *s3.Client
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when Wait returned
-	err  error         // Wait's result, valid after done
 }
 
 // Start starts a server for the test and stops it in t.Cleanup. It fails the
@@ -273,7 +267,7 @@ func (s *Server) startFresh() error {
 		if err = s.launch(); err == nil {
 			return nil
 		}
-		if !errors.Is(err, errExited) {
+		if !errors.Is(err, testproc.ErrExited) {
 			return err
 		}
 	}
@@ -288,8 +282,6 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
-
-var errExited = errors.New("versitygw exited")
 
 // launch starts versitygw on s.addr and waits until it answers.
 func (s *Server) launch() error {
@@ -319,18 +311,13 @@ func (s *Server) launch() error {
 	)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("s3test: starting %s: %w", s.bin, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 
 	if err := s.waitReady(p); err != nil {
-		terminate(p, 0)
+		p.Terminate(0)
 		return fmt.Errorf("s3test: versitygw on %s: %w\nlog %s:\n%s", s.addr, err, s.LogFile, s.logTail())
 	}
 	s.proc = p
@@ -357,15 +344,13 @@ func cleanEnv() []string {
 // 200, the process exits, or readyTimeout passes. The random path makes
 // sure it is this process that answers, not another server that got the
 // port.
-func (s *Server) waitReady(p *process) error {
+func (s *Server) waitReady(p *testproc.Process) error {
 	client := &http.Client{Timeout: time.Second}
 	url := s.Endpoint + s.healthPath
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%w: %v", errExited, p.err)
-		default:
+		if err := p.Exited(); err != nil {
+			return err
 		}
 		resp, err := client.Get(url)
 		if err == nil {
@@ -382,25 +367,10 @@ func (s *Server) waitReady(p *process) error {
 			return fmt.Errorf("not ready after %v: %v", readyTimeout, err)
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// terminate sends SIGTERM (grace > 0) or SIGKILL and waits for the exit,
-// escalating to SIGKILL after grace.
-func terminate(p *process, grace time.Duration) {
-	if grace > 0 {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			return
-		case <-time.After(grace):
-		}
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
 }
 
 // Stop stops the server: SIGTERM, then SIGKILL after 5 s. versitygw's
@@ -422,7 +392,7 @@ func (s *Server) stop(grace time.Duration) {
 	if s.proc == nil {
 		return
 	}
-	terminate(s.proc, grace)
+	s.proc.Terminate(grace)
 	s.proc = nil
 }
 
@@ -433,16 +403,8 @@ func (s *Server) Restart(t testing.TB) {
 	s.Stop()
 	// The port is normally free again at once; retry briefly in case
 	// something else grabbed it while the server was down.
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		err := s.launch()
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, errExited) || time.Now().After(deadline) {
-			t.Fatalf("s3test: restart: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := testproc.Retry(s.launch, readyTimeout); err != nil {
+		t.Fatalf("s3test: restart: %v", err)
 	}
 }
 
@@ -454,12 +416,7 @@ func (s *Server) Running() bool {
 	if s.proc == nil {
 		return false
 	}
-	select {
-	case <-s.proc.done:
-		return false
-	default:
-		return true
-	}
+	return s.proc.Exited() == nil
 }
 
 func (s *Server) logTail() string {

@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-// sysProcAttr makes the kernel kill sshd when the test binary dies without
-// running its cleanups (a panic, a -timeout, SIGKILL).
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
-
 // descendants returns root and every live process descending from it,
 // parents before children.
 func descendants(root int) []int {

@@ -2,15 +2,10 @@
 
 package sshtest
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
 
 // The harness runs sshd on Linux only; these stubs keep the package
 // building elsewhere.
-
-func sysProcAttr() *syscall.SysProcAttr { return nil }
 
 func descendants(root int) []int { return []int{root} }
 

@@ -34,6 +34,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/jobrun/jobrun/internal/testproc"
 	"net"
 	"os"
 	"os/exec"
@@ -42,7 +43,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -126,13 +126,7 @@ type Server struct {
 	netns *netns // nil unless InNetns
 
 	mu   sync.Mutex
-	proc *process // nil when stopped
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when Wait returned
-	err  error         // Wait's result, valid after done
+	proc *testproc.Process // nil when stopped
 }
 
 // Start starts a server for the test and stops it, with everything it
@@ -235,7 +229,7 @@ func (s *Server) startFresh(o options) error {
 		if err = os.WriteFile(s.ConfigPath, []byte(s.config(o)), 0o600); err != nil {
 			return fmt.Errorf("sshtest: %w", err)
 		}
-		if err = s.launch(); err == nil || !errors.Is(err, errExited) || s.netns != nil {
+		if err = s.launch(); err == nil || !errors.Is(err, testproc.ErrExited) || s.netns != nil {
 			return err
 		}
 	}
@@ -293,8 +287,6 @@ Subsystem sftp internal-sftp
 	return b.String()
 }
 
-var errExited = errors.New("sshd exited")
-
 // launch starts sshd with the written configuration and waits until it
 // sends its banner.
 func (s *Server) launch() error {
@@ -317,17 +309,12 @@ func (s *Server) launch() error {
 	defer out.Close()
 	fmt.Fprintf(out, "=== sshtest: starting sshd on %s at %s\n", s.Addr, time.Now().Format(time.RFC3339Nano))
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("sshtest: starting %s: %w", SSHD, err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	if err := waitBanner(s.Addr, p); err != nil {
-		terminate(p, 0)
+		p.Terminate(0)
 		return fmt.Errorf("sshtest: sshd on %s: %w\nlog %s:\n%s", s.Addr, err, s.LogFile, s.LogTail())
 	}
 	s.proc = p
@@ -336,20 +323,18 @@ func (s *Server) launch() error {
 
 // waitBanner polls addr until an SSH server answers with its banner, the
 // process exits, or readyTimeout passes.
-func waitBanner(addr string, p *process) error {
+func waitBanner(addr string, p *testproc.Process) error {
 	deadline := time.Now().Add(readyTimeout)
 	var err error
 	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%w: %v", errExited, p.err)
-		default:
+		if err := p.Exited(); err != nil {
+			return err
 		}
 		if err = readBanner(addr); err == nil {
 			return nil
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -373,21 +358,6 @@ func readBanner(addr string) error {
 	return nil
 }
 
-// terminate stops the sshd listener: SIGTERM (grace > 0) or SIGKILL, then
-// SIGKILL after grace; it waits for the exit.
-func terminate(p *process, grace time.Duration) {
-	if grace > 0 {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-			return
-		case <-time.After(grace):
-		}
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
 // Stop stops the server and kills every process it started: the
 // connections it serves end at once. Stopping a stopped server does
 // nothing.
@@ -398,7 +368,7 @@ func (s *Server) Stop() {
 		return
 	}
 	killAll(s.processes())
-	terminate(s.proc, stopTimeout)
+	s.proc.Terminate(stopTimeout)
 	s.proc = nil
 }
 
@@ -407,16 +377,8 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		err := s.launch()
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, errExited) || time.Now().After(deadline) {
-			t.Fatalf("sshtest: restart: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := testproc.Retry(s.launch, readyTimeout); err != nil {
+		t.Fatalf("sshtest: restart: %v", err)
 	}
 }
 
@@ -432,7 +394,7 @@ func (s *Server) KillConnections() {
 	}
 	var pids []int
 	for _, pid := range s.processes() {
-		if pid != s.proc.cmd.Process.Pid {
+		if pid != s.proc.Pid() {
 			pids = append(pids, pid)
 		}
 	}
@@ -452,7 +414,7 @@ func (s *Server) processes() []int {
 	if s.proc == nil {
 		return nil
 	}
-	pids := descendants(s.proc.cmd.Process.Pid)
+	pids := descendants(s.proc.Pid())
 	if s.netns != nil {
 		pids = union(pids, s.netns.pids())
 	}

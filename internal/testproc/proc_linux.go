@@ -1,8 +1,8 @@
-package s3test
+package testproc
 
 import "syscall"
 
-// sysProcAttr makes the kernel kill versitygw when the test binary dies
+// sysProcAttr makes the kernel kill the server when the test binary dies
 // without running its cleanups (a panic, a -timeout, SIGKILL).
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
