@@ -53,7 +53,7 @@ func newApp(force <-chan struct{}) *cli.App {
 		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
 			localCommand(force), validateCommand(), renderCommand(), lsCommand(), statusCommand(), logsCommand(),
-			diffCommand(), pushCommand(), rerunCommand(force), remoteCommand(), gcCommand(), chownCommand(),
+			diffCommand(), pushCommand(), rerunCommand(force), remoteCommand(force), stopCommand(), pullCommand(), gcCommand(), chownCommand(), agentCommand(force),
 		},
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return exitcode.NewUsage(err) },
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -9,6 +9,7 @@ import "strings"
 var valueFlags = map[string]bool{
 	"name": true, "output": true, "o": true, "set": true, "env": true, "e": true,
 	"profile": true, "endpoint-url": true, "cache-dir": true, "compression": true, "host": true, "docker-socket": true,
+	"remote-dir": true, "agent-binary": true, "on-interrupt": true, "from": true,
 }
 
 func reorderArgs(args []string) []string {
@@ -21,7 +22,7 @@ func reorderArgs(args []string) []string {
 		head = append(head, args[i])
 		i++
 	}
-	if i >= len(args) {
+	if i >= len(args) || args[i] == "agent" { // agent subcommands take their arguments as given
 		return args
 	}
 	head = append(head, args[i]) // the command

@@ -44,7 +44,7 @@ func runLocal(c *cli.Context, force <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	return runOnDocker(c, s, force, artifacts.SpecOverrides{Set: c.StringSlice("set"), Env: c.StringSlice("env")})
+	return runOnDocker(c, s, force, overridesRecord(c))
 }
 
 // runOnDocker runs a resolved spec on the local Docker Engine and prints

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/exitcode"
 )
 
 func logsCommand() *cli.Command {
@@ -19,16 +21,27 @@ func logsCommand() *cli.Command {
 container writes until the run ends (a run with an S3 output shows its log
 once it has been pushed).
 
+With --host, prints the console of a job run with jobrun remote: the
+container's output and jobrun's messages, as jobrun remote streamed them,
+from byte --from on. With --follow it re-attaches to a running job
+(reconnecting if the network drops), ends when the job ends, and exits
+with the job's exit status.
+
 Examples:
    jobrun logs iris-20261123-101500-ab12
-   jobrun logs -f iris-20261123-101500-ab12`,
-		Flags: append(outputFlags(),
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the run ends"}),
+   jobrun logs -f iris-20261123-101500-ab12
+   jobrun logs -f iris-20261123-101500-ab12 --host gpu-box`,
+		Flags: append(append(outputFlags(), hostFlags()...),
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the run ends"},
+			&cli.Int64Flag{Name: "from", Usage: "with --host: start at this byte of the console log"}),
 		Action: runLogs,
 	}
 }
 
 func runLogs(c *cli.Context) error {
+	if c.String("host") != "" {
+		return remoteLogs(c)
+	}
 	store, rec, err := openRun(c)
 	if err != nil {
 		return err
@@ -59,4 +72,31 @@ func copyLog(ctx context.Context, store artifacts.Store, job string, off int64, 
 	}
 	defer r.Close()
 	return io.Copy(w, r)
+}
+
+// remoteLogs prints (or follows) a remote job's console log.
+func remoteLogs(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return exitcode.Usagef("logs needs exactly one JOB argument (got %d)", c.NArg())
+	}
+	h, err := connectHost(c)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	job := c.Args().First()
+	if _, err := h.Outcome(c.Context, job); err != nil {
+		return err
+	}
+	if _, err := h.Follow(c.Context, job, c.Int64("from"), !c.Bool("follow"), c.App.Writer, os.Stderr); err != nil || !c.Bool("follow") {
+		return err
+	}
+	if c.Context.Err() != nil {
+		return nil // Ctrl-C ends following; the job goes on
+	}
+	o, err := h.Outcome(c.Context, job)
+	if err != nil || o == nil {
+		return err
+	}
+	return outcomeErr(o)
 }

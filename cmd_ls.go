@@ -25,14 +25,22 @@ Examples:
    jobrun ls
    jobrun ls --output /data/runs
    jobrun ls --output s3://my-bucket/jobs
-   jobrun ls --json | jq -r 'select(.status=="Failed") | .job_name'`,
+   jobrun ls --host gpu-box
+   jobrun ls --json | jq -r 'select(.status=="Failed") | .job_name'
+
+With --host, lists the jobs run on that host with jobrun remote, with the
+host's view of them: InProgress while the agent runs, Lost when the agent
+ended without recording an outcome (e.g. the host rebooted).`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "runs", Usage: "the output folder or s3:// prefix to list"},
 			jsonFlag,
-		}, awsFlags()...),
+		}, append(awsFlags(), hostFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
 				return exitcode.Usagef("ls takes no arguments; use --output DIR")
+			}
+			if c.String("host") != "" {
+				return listHost(c)
 			}
 			store, err := artifacts.OpenStore(c.Context, c.String("output"), awsOptions(c))
 			if err != nil {
@@ -99,4 +107,36 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// listHost lists a remote host's jobs.
+func listHost(c *cli.Context) error {
+	h, err := connectHost(c)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	jobs, err := h.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		p := newPrinter(c)
+		for _, j := range jobs {
+			p.result("run", j, "")
+		}
+		return nil
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATUS\tCREATED\tDURATION\tEXIT\tFAILURE")
+	for _, j := range jobs {
+		exit, end := "-", now
+		if j.ExitCode != nil {
+			exit, end = strconv.Itoa(*j.ExitCode), j.FinishedAt
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobName, j.Status, j.CreatedAt.Local().Format("2006-01-02 15:04:05"),
+			end.Sub(j.CreatedAt).Round(time.Second), exit, oneLine(j.FailureReason, 60))
+	}
+	return tw.Flush()
 }

@@ -49,6 +49,7 @@ var ErrInterrupted = errors.New("interrupted")
 func Code(err error) int {
 	var usage *UsageError
 	var exit *ContainerExit
+	var coded *Coded
 	switch {
 	case err == nil:
 		return OK
@@ -60,6 +61,8 @@ func Code(err error) int {
 		return Interrupted
 	case errors.As(err, &exit):
 		return exit.Code
+	case errors.As(err, &coded):
+		return coded.Code
 	default:
 		return Failure
 	}
@@ -70,6 +73,26 @@ func Code(err error) int {
 // A container exit wrapped with more context (out of memory) is printed.
 func Quiet(err error) bool {
 	var exit *ContainerExit
+	var coded *Coded
+	if errors.As(err, &coded) {
+		return coded.Msg == ""
+	}
 	return errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) ||
 		(errors.As(err, &exit) && err.Error() == exit.Error())
+}
+
+// Coded carries an exit code decided elsewhere: the agent of a remote job
+// maps its run's error to a code on the host, and the client exits with
+// that same code. Msg is the agent's error message, "" when the code says
+// it all (a container's own exit code, an interruption).
+type Coded struct {
+	Code int
+	Msg  string
+}
+
+func (e *Coded) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
 }

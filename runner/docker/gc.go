@@ -89,3 +89,19 @@ func (e *Engine) Remove(ctx context.Context, l Leftover) (bool, error) {
 func isInUse(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "active endpoints") || strings.Contains(err.Error(), "in use"))
 }
+
+// Owner finds the jobrun process running job on this engine: its PID and
+// the host it runs on (from the container's labels). ok is false when no
+// container of the job exists.
+func (e *Engine) Owner(ctx context.Context, job string) (pid int, host string, ok bool, err error) {
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", LabelJob+"="+job)})
+	if err != nil {
+		return 0, "", false, fmt.Errorf("listing the containers of %s: %w", job, err)
+	}
+	for _, c := range res.Items {
+		if pid, err := strconv.Atoi(c.Labels[LabelPID]); err == nil && pid > 0 {
+			return pid, c.Labels[LabelHost], true, nil
+		}
+	}
+	return 0, "", false, nil
+}

@@ -1,0 +1,237 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"runtime"
+	"strings"
+
+	"github.com/jobrun/jobrun/runner/remote/agent"
+	"github.com/jobrun/jobrun/runner/remote/sshconn"
+)
+
+// DefaultRoot is the agent's folder on the host, below the login user's
+// home: binaries, job directories, runs, uploads and the S3 input cache.
+const DefaultRoot = "~/.cache/jobrun"
+
+// Host is a host reached over SSH with jobrun's agent installed.
+type Host struct {
+	Sess   *sshconn.Session
+	Target string
+	Root   string // absolute
+	Arch   string // GOARCH
+	agent  string // absolute path of the agent binary; "" until installed
+}
+
+// Connect opens an SSH session to target and resolves the agent's root
+// folder on the host (root may start with ~/).
+func Connect(ctx context.Context, target string, dial sshconn.DialOptions, root string) (*Host, error) {
+	sess, err := sshconn.NewSession(ctx, target, dial)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", target, err)
+	}
+	h := &Host{Sess: sess, Target: target}
+	if err := h.init(ctx, root); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Host) init(ctx context.Context, root string) error {
+	out, err := h.Sess.Output(ctx, `printf '%s\n' "$HOME"; uname -m`)
+	if err != nil {
+		return fmt.Errorf("asking %s for its home folder and architecture: %w", h.Target, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		return fmt.Errorf("unexpected answer from %s: %q", h.Target, out)
+	}
+	if h.Arch, err = sshconn.GOARCH(strings.TrimSpace(lines[1])); err != nil {
+		return fmt.Errorf("%s: %w", h.Target, err)
+	}
+	if root == "" {
+		root = DefaultRoot
+	}
+	switch {
+	case root == "~" || strings.HasPrefix(root, "~/"):
+		root = path.Join(lines[0], root[1:])
+	case !path.IsAbs(root):
+		return fmt.Errorf("--remote-dir %q: give an absolute path or one starting with ~/", root)
+	}
+	h.Root = path.Clean(root)
+	return nil
+}
+
+// Close closes the SSH session.
+func (h *Host) Close() error { return h.Sess.Close() }
+
+// JobDir is a job's directory on the host.
+func (h *Host) JobDir(job string) string { return path.Join(h.Root, agent.JobsDir, job) }
+
+// InstallAgent makes the agent binary present on the host: this very
+// binary (or binary, for a host of another architecture), copied once per
+// version to <root>/bin/jobrun-<hash>, and checked by its SHA-256 after
+// the copy.
+func (h *Host) InstallAgent(ctx context.Context, binary string, log io.Writer) error {
+	own := binary == ""
+	if own {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding jobrun's own binary: %w", err)
+		}
+		binary = exe
+		if h.Arch != runtime.GOARCH {
+			return fmt.Errorf("%s is %s but this jobrun is %s: give a jobrun built for %s/%s with --agent-binary "+
+				"(GOOS=linux GOARCH=%s CGO_ENABLED=0 go build)", h.Target, h.Arch, runtime.GOARCH, "linux", h.Arch, h.Arch)
+		}
+	} else if err := checkELF(binary, h.Arch); err != nil {
+		return err
+	}
+	f, err := os.Open(binary)
+	if err != nil {
+		return fmt.Errorf("reading the agent binary: %w", err)
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return fmt.Errorf("reading the agent binary %s: %w", binary, err)
+	}
+	hash := hex.EncodeToString(sum.Sum(nil))
+	dst := path.Join(h.Root, agent.BinDir, "jobrun-"+hash[:16])
+	have, err := h.Sess.Output(ctx, "test -x "+sshconn.Quote(dst)+" && echo yes || true")
+	if err != nil {
+		return fmt.Errorf("looking for the agent on %s: %w", h.Target, err)
+	}
+	if strings.TrimSpace(have) != "yes" {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "jobrun: installing the agent on %s (%s)\n", h.Target, dst)
+		if err := h.Sess.Upload(ctx, f, dst, 0o755); err != nil {
+			return fmt.Errorf("copying the agent to %s: %w", h.Target, err)
+		}
+		got, err := h.Sess.Output(ctx, "sha256sum "+sshconn.Quote(dst))
+		if err != nil {
+			return fmt.Errorf("checking the agent copied to %s: %w", h.Target, err)
+		}
+		if fields := strings.Fields(got); len(fields) == 0 || fields[0] != hash {
+			h.Sess.Run(ctx, "rm -f "+sshconn.Quote(dst), nil, io.Discard, io.Discard)
+			return fmt.Errorf("the agent copied to %s:%s does not have the SHA-256 it was sent with", h.Target, dst)
+		}
+	}
+	h.agent = dst
+	return nil
+}
+
+// checkELF refuses an agent binary that cannot run on a GOARCH host.
+func checkELF(binary, arch string) error {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return fmt.Errorf("--agent-binary %s: not a Linux executable: %w", binary, err)
+	}
+	defer f.Close()
+	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64, "386": elf.EM_386,
+		"arm": elf.EM_ARM, "ppc64le": elf.EM_PPC64, "s390x": elf.EM_S390, "riscv64": elf.EM_RISCV}[arch]
+	if f.Machine != want {
+		return fmt.Errorf("--agent-binary %s is built for %s, but the host is %s", binary, f.Machine, arch)
+	}
+	return nil
+}
+
+// AgentCommand is the shell command line running the agent with args.
+func (h *Host) AgentCommand(args ...string) string {
+	if h.agent == "" {
+		// Commands that need no fresh install (ls, logs, stop) use the
+		// newest agent present.
+		return `a=$(ls -t ` + sshconn.Quote(path.Join(h.Root, agent.BinDir)) + `/jobrun-* 2>/dev/null | head -n 1); ` +
+			`[ -n "$a" ] || { echo "no jobrun agent on this host: no job was ever run here with this --remote-dir" >&2; exit 97; }; ` +
+			`"$a" agent ` + quoteAll(args)
+	}
+	return sshconn.Quote(h.agent) + " agent " + quoteAll(args)
+}
+
+func quoteAll(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = sshconn.Quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// agentRun runs an agent command, failing with its stderr when it fails.
+func (h *Host) agentRun(ctx context.Context, stdin io.Reader, stdout io.Writer, args ...string) error {
+	var stderr bytes.Buffer
+	code, err := h.Sess.Run(ctx, h.AgentCommand(args...), stdin, stdout, &stderr)
+	if err != nil {
+		return fmt.Errorf("jobrun agent %s on %s: %w", args[0], h.Target, err)
+	}
+	if code != 0 {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = fmt.Sprintf("exit status %d", code)
+		}
+		return fmt.Errorf("jobrun agent %s on %s: %s", args[0], h.Target, strings.TrimPrefix(msg, "jobrun: "))
+	}
+	return nil
+}
+
+// agentJSON runs an agent command and decodes its JSON output into v.
+func (h *Host) agentJSON(ctx context.Context, v any, args ...string) error {
+	var out bytes.Buffer
+	if err := h.agentRun(ctx, nil, &out, args...); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(out.Bytes(), v); err != nil {
+		return fmt.Errorf("jobrun agent %s on %s: unexpected output: %w", args[0], h.Target, err)
+	}
+	return nil
+}
+
+// ErrNoJob is returned (wrapped) for a job the host does not know.
+var ErrNoJob = errors.New("no such job on the host")
+
+// Outcome reads how a job ended; it is nil while the job runs.
+func (h *Host) Outcome(ctx context.Context, job string) (*agent.Outcome, error) {
+	var st agent.Status
+	if err := h.agentJSON(ctx, &st, "status", h.JobDir(job)); err != nil {
+		return nil, err
+	}
+	if !st.Exists {
+		return nil, fmt.Errorf("%s: %w %s (under %s)", job, ErrNoJob, h.Target, h.Root)
+	}
+	return st.Outcome, nil
+}
+
+// Stop asks the job's agent to stop the job (see agent.Dir.Stop). It
+// reports false when the job was not running.
+func (h *Host) Stop(ctx context.Context, job string, force bool) (bool, error) {
+	var st agent.Status
+	args := []string{"stop", h.JobDir(job)}
+	if force {
+		args = append(args, "--force")
+	}
+	if err := h.agentJSON(ctx, &st, args...); err != nil {
+		return false, err
+	}
+	if !st.Exists {
+		return false, fmt.Errorf("%s: %w %s (under %s)", job, ErrNoJob, h.Target, h.Root)
+	}
+	return st.Stopping, nil
+}
+
+// List lists the host's jobs, newest first.
+func (h *Host) List(ctx context.Context) ([]agent.Summary, error) {
+	var out []agent.Summary
+	err := h.agentJSON(ctx, &out, "ls", h.Root)
+	return out, err
+}
