@@ -287,8 +287,8 @@ func TestRemoteClientKilled(t *testing.T) {
 func TestRemoteStop(t *testing.T) {
 	h := newRemoteHost(t)
 	s3 := s3test.Start(t)
-	s3.Bucket(t, "ck")
-	j := newJob(t, "hyperparameters: {epochs: 200, sleep: 0.5}\ncheckpoint: s3://ck/e2e\n")
+	s3.Bucket(t, "ckpt")
+	j := newJob(t, "hyperparameters: {epochs: 200, sleep: 0.5}\ncheckpoint: s3://ckpt/e2e\n")
 	code, stdout, stderr := h.run(j, s3.Env(), "remote", "train.yaml", "--name", j.name, "--detach", "--forward-credentials")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
@@ -310,7 +310,7 @@ func TestRemoteStop(t *testing.T) {
 		t.Errorf("the trainer did not get SIGTERM:\n%s", out)
 	}
 	var ck struct{ Epoch int }
-	if err := json.Unmarshal(s3.Get(t, "ck", "e2e/checkpoint.json"), &ck); err != nil || ck.Epoch < 2 {
+	if err := json.Unmarshal(s3.Get(t, "ckpt", "e2e/checkpoint.json"), &ck); err != nil || ck.Epoch < 2 {
 		t.Errorf("final checkpoint in S3: %+v, %v", ck, err)
 	}
 	h.waitForAgents(10 * time.Second)
