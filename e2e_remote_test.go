@@ -367,3 +367,46 @@ func TestRemoteRefusals(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// TestRemoteBuildAndContract builds the image on the host from an uploaded
+// build context and checks that the container there sees exactly the
+// contract jobrun render describes, as TestContractInContainer does for
+// jobrun local.
+func TestRemoteBuildAndContract(t *testing.T) {
+	h := newRemoteHost(t)
+	j := newJob(t, "hyperparameters: {epochs: 1, dump_env: true, lr: 0.05}\n"+
+		"environment: {MY_VAR: hello}\ncheckpoint: {uri: ./ckpt}\nbuild: {context: ./image}\n")
+	j.write("image/Dockerfile", "FROM "+trainerTag+"\nCOPY train.py /opt/ml/code/train.py\n")
+	j.write("image/train.py", "print('script mode')\n")
+	j.write("train.yaml", strings.Replace(j.read0("train.yaml"), "image: "+trainerTag, "image: jobrun-test-remote-build:1", 1))
+	t.Cleanup(func() { removeImage(t, "jobrun-test-remote-build:1") })
+	code, stdout, stderr := h.run(j, nil, "remote", "train.yaml", "--name", j.name)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "uploading build context") {
+		t.Errorf("the build context was not uploaded:\n%s", stderr)
+	}
+	var seen struct {
+		Env  map[string]string     `json:"env"`
+		Code struct{ Exists bool } `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(j.read("output/data/env.json")), &seen); err != nil {
+		t.Fatal(err)
+	}
+	if !seen.Code.Exists {
+		t.Error("the image built on the host lacks /opt/ml/code")
+	}
+	for k, want := range renderEnv(t, j) {
+		if got, ok := seen.Env[k]; !ok || got != want {
+			t.Errorf("%s: container on the host saw %q, render says %q", k, got, want)
+		}
+	}
+	if seen.Env["MY_VAR"] != "hello" {
+		t.Errorf("env = %v", seen.Env)
+	}
+	ckpts, _ := filepath.Glob(filepath.Join(h.root, "checkpoints", "ckpt-*", "checkpoint.json"))
+	if len(ckpts) != 1 {
+		t.Errorf("the local checkpoint folder was not mapped to the host: %v", ckpts)
+	}
+}
