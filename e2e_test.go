@@ -29,7 +29,7 @@ var (
 )
 
 // jobrunBinary builds the jobrun binary once, static like a release.
-func jobrunBinary(t *testing.T) string {
+func jobrunBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "jobrun-e2e-bin")

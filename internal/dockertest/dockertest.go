@@ -136,17 +136,7 @@ func Start(t testing.TB) *Daemon {
 func (d *Daemon) Client() *client.Client { return d.cli }
 
 // LogTail returns the end of the daemon's log.
-func (d *Daemon) LogTail() string {
-	b, err := os.ReadFile(d.LogFile)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	const max = 4096
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return string(b)
-}
+func (d *Daemon) LogTail() string { return testproc.Tail(d.LogFile) }
 
 func checkHost() error {
 	if err := checkOS(); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jobrun/jobrun/internal/testproc"
 )
 
 func checkOS() error { return nil }
@@ -45,16 +47,13 @@ func tryLock(path string) (*os.File, bool) {
 // (dockerd, containerd, containerd shims), with all their descendants (the
 // containers' processes), and waits a few seconds for them to be gone.
 func killUsers(dir string) {
-	children := map[int][]int{}
+	children := testproc.Children()
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
-		}
-		if ppid, ok := parentOf(pid); ok {
-			children[ppid] = append(children[ppid], pid)
 		}
 		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		if bytes.Contains(cmdline, []byte(dir+"/")) {
@@ -69,35 +68,10 @@ func killUsers(dir string) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) && time.Now().Before(deadline) {
+		for testproc.Alive(pid) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-}
-
-// parentOf reads a live (not zombie) process's parent from /proc/PID/stat.
-func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 || f[0] == "Z" {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
-}
-
-func alive(pid int) bool {
-	_, ok := parentOf(pid)
-	return ok
 }
 
 // unmountUnder detaches every mount at or below dir, deepest first, and

@@ -72,7 +72,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/jobrun/jobrun/internal/testproc"
 	"io"
 	"net"
 	"net/http"
@@ -84,6 +83,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jobrun/jobrun/internal/testproc"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -419,17 +420,7 @@ func (s *Server) Running() bool {
 	return s.proc.Exited() == nil
 }
 
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(s.LogFile)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	const max = 4096
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return string(b)
-}
+func (s *Server) logTail() string { return testproc.Tail(s.LogFile) }
 
 // Client returns an S3 client for the server: path-style addressing,
 // static root credentials, region us-east-1, the SDK's default retryer. It

@@ -1,59 +1,23 @@
 package sshtest
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jobrun/jobrun/internal/testproc"
 )
 
 // descendants returns root and every live process descending from it,
 // parents before children.
 func descendants(root int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, ok := parentOf(pid); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
+	children := testproc.Children()
 	out := []int{root}
 	for i := 0; i < len(out); i++ {
 		out = append(out, children[out[i]]...)
 	}
 	return out
-}
-
-// parentOf reads a process's parent from /proc/PID/stat; zombies count as
-// gone.
-func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// pid (comm) state ppid ...; comm may contain spaces and parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 || f[0] == "Z" {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
-}
-
-// Alive reports whether pid is a live (not zombie) process.
-func Alive(pid int) bool {
-	_, ok := parentOf(pid)
-	return ok
 }
 
 // killAll sends SIGKILL to every pid and waits up to a second for them to
@@ -64,7 +28,7 @@ func killAll(pids []int) {
 	}
 	deadline := time.Now().Add(time.Second)
 	for _, pid := range pids {
-		for Alive(pid) && time.Now().Before(deadline) {
+		for testproc.Alive(pid) && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
@@ -91,3 +55,6 @@ func union(a, b []int) []int {
 	}
 	return out
 }
+
+// Alive reports whether pid is a live (not zombie) process.
+func Alive(pid int) bool { return testproc.Alive(pid) }

@@ -34,7 +34,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/jobrun/jobrun/internal/testproc"
 	"net"
 	"os"
 	"os/exec"
@@ -45,6 +44,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jobrun/jobrun/internal/testproc"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -432,17 +433,7 @@ func (s *Server) Close() error {
 }
 
 // LogTail returns the end of sshd's log.
-func (s *Server) LogTail() string {
-	b, err := os.ReadFile(s.LogFile)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	const max = 4096
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return string(b)
-}
+func (s *Server) LogTail() string { return testproc.Tail(s.LogFile) }
 
 // Log returns sshd's whole log.
 func (s *Server) Log() string {
