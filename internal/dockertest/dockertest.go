@@ -13,7 +13,11 @@
 // /tmp/dockertest-123456789): data root, exec root (dockerd starts its own
 // containerd there), pid file, API socket and log. So that it does not
 // fight the machine's daemon it reads an empty config file instead of
-// /etc/docker/daemon.json, creates no default bridge, leaves iptables, IP
+// /etc/docker/daemon.json, has a default bridge of its own (Bridge, made
+// by the harness with an address at the end of Pool: dockerd deletes the
+// interface docker0, the machine daemon's, when started with --bridge=none
+// and when restarted on a network store holding a default network; see
+// launch), leaves iptables, IP
 // forwarding and masquerading alone, and uses the vfs storage driver (no
 // overlay mounts to leak; layers are copied, which is fine for test
 // images). User-defined bridge networks work (the product creates one named
@@ -50,6 +54,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -92,6 +97,8 @@ type Daemon struct {
 	LogFile string
 	// Pool is the address pool of the daemon's networks.
 	Pool netip.Prefix
+	// Bridge is the daemon's default bridge interface.
+	Bridge string
 
 	lock *os.File // held while the daemon is this process's
 	proc *testproc.Process
@@ -162,7 +169,41 @@ func at(dir string, pool netip.Prefix) *Daemon {
 		ExecRoot: filepath.Join(dir, "exec"),
 		LogFile:  filepath.Join(dir, "dockerd.log"),
 		Pool:     pool,
+		Bridge:   "dt" + bridgeSuffix(dir),
 	}
+}
+
+// bridgeSuffix turns a daemon folder's random suffix into at most 13
+// characters for an interface name (15 at most in all).
+func bridgeSuffix(dir string) string {
+	base := filepath.Base(dir)
+	if i := strings.LastIndexByte(base, '-'); i >= 0 {
+		base = base[i+1:]
+	}
+	if len(base) > 13 {
+		base = base[len(base)-13:]
+	}
+	return base
+}
+
+// ensureBridge makes the daemon's default bridge with the last /24 of its
+// pool, well away from the subnets dockerd hands out from the pool's start.
+func (d *Daemon) ensureBridge() error {
+	if _, err := net.InterfaceByName(d.Bridge); err == nil {
+		return nil
+	}
+	a := d.Pool.Addr().As4()
+	addr := netip.PrefixFrom(netip.AddrFrom4([4]byte{a[0], a[1], 255, 1}), 24)
+	for _, args := range [][]string{
+		{"link", "add", "name", d.Bridge, "type", "bridge"},
+		{"addr", "add", addr.String(), "dev", d.Bridge},
+		{"link", "set", d.Bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // create makes a new daemon's folder, locked and with its pool recorded
@@ -223,7 +264,7 @@ func (d *Daemon) args() []string {
 		"--pidfile", filepath.Join(d.Dir, "docker.pid"),
 		"--host", d.Host,
 		"--storage-driver", "vfs",
-		"--bridge", "none",
+		"--bridge", d.Bridge,
 		"--iptables=false", "--ip6tables=false", "--ip-masq=false", "--ip-forward=false",
 		"--default-address-pool", "base=" + d.Pool.String() + ",size=24",
 		"--containerd-namespace", "dockertest",
@@ -243,6 +284,16 @@ func (d *Daemon) launch() error {
 	// the like, which dockerd refuses to see set twice.
 	if err := os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
 		return err
+	}
+	// A restarted dockerd that finds its default "bridge" network in its
+	// store deletes it and, with --default-address-pool, the interface
+	// docker0: the machine daemon's. Without a store there is no such
+	// network (deleteBridges removes a dead daemon's bridges instead).
+	if err := os.Remove(filepath.Join(d.DataRoot, "network", "files", "local-kv.db")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := d.ensureBridge(); err != nil {
+		return fmt.Errorf("creating the default bridge %s: %w", d.Bridge, err)
 	}
 	out, err := os.OpenFile(d.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -276,3 +276,24 @@ func usedBy(dir string) bool {
 	}
 	return false
 }
+
+// TestMachineBridgeKept: dockerd started with --bridge=none deletes the
+// interface docker0, the machine daemon's default bridge; the harness's
+// daemon must leave it alone, running and after cleanup.
+func TestMachineBridgeKept(t *testing.T) {
+	if _, err := net.InterfaceByName("docker0"); err != nil {
+		t.Fatalf("this machine's daemon has no docker0 before the test: %v", err)
+	}
+	t.Run("daemon", func(t *testing.T) {
+		d := Start(t)
+		if _, err := net.InterfaceByName(d.Bridge); err != nil {
+			t.Errorf("the daemon's own bridge %s: %v", d.Bridge, err)
+		}
+		if _, err := net.InterfaceByName("docker0"); err != nil {
+			t.Errorf("docker0 gone while the daemon runs: %v", err)
+		}
+	})
+	if _, err := net.InterfaceByName("docker0"); err != nil {
+		t.Errorf("docker0 gone after the daemon's cleanup: %v", err)
+	}
+}
