@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -16,9 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/internal/sshtest"
+	"github.com/jobrun/jobrun/runner/remote"
 	"github.com/jobrun/jobrun/runner/remote/agent"
+	"github.com/jobrun/jobrun/runner/remote/imageship"
 	"github.com/jobrun/jobrun/runner/remote/sshconn"
 )
 
@@ -41,7 +46,8 @@ import (
 // behind (the client and the host share a clock here): the request's
 // submitted_at, the run record's created_at, started_at (the container's)
 // and ended_at, the outcome's finished_at, and the client's own stderr
-// lines. It is followed by the cost of the SSH operations the client
+// lines. It is followed by the client's steps before it submits the job,
+// timed in this process, and by the cost of the SSH operations the client
 // makes: a connection, a command, an agent command, a Docker API request
 // over the forwarded socket.
 //
@@ -241,7 +247,7 @@ func (bj *benchJobs) bare(args []string) time.Duration {
 
 // breakdown splits the median local and remote runs into phases by the
 // timestamps they left.
-func breakdown(local, remote []timedRun) string {
+func breakdown(locals, remotes []timedRun) string {
 	at := func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}
@@ -300,7 +306,7 @@ func breakdown(local, remote []timedRun) string {
 		{"-> run ended (container ran, exited, removed; outputs)", span(started, ended)},
 		{"-> process exited", span(ended, end)},
 	} {
-		row(p.name, local, p.d)
+		row(p.name, locals, p.d)
 	}
 	out.WriteString("  jobrun remote (client and host share this clock):\n")
 	for _, p := range []phase{
@@ -312,7 +318,7 @@ func breakdown(local, remote []timedRun) string {
 		{"-> outcome written (agent done)", span(ended, finished)},
 		{"-> client exited (follow poll, status, pull: status+pack)", span(finished, end)},
 	} {
-		row(p.name, remote, p.d)
+		row(p.name, remotes, p.d)
 	}
 	return out.String()
 }
@@ -340,6 +346,15 @@ func (bj *benchJobs) roundTrips(srv *sshtest.Server, home string) string {
 		if err == nil {
 			c.Close()
 		}
+		return err
+	})
+	dialTrue := timeIt(func() error {
+		c, err := sshconn.Dial(ctx, "gpu-box", opts)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Run(ctx, "true", nil, nil, nil)
 		return err
 	})
 	c, err := sshconn.Dial(ctx, "gpu-box", opts)
@@ -378,9 +393,62 @@ func (bj *benchJobs) roundTrips(srv *sshtest.Server, home string) string {
 		return err
 	})
 
+	// The client's steps before it submits the job, in this process.
+	connect := timeIt(func() error {
+		h, err := remote.Connect(ctx, "gpu-box", opts, bj.root)
+		if err == nil {
+			h.Close()
+		}
+		return err
+	})
+	h, err := remote.Connect(ctx, "gpu-box", opts, bj.root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	hash := timeIt(func() error {
+		f, err := os.Open(bj.bin)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(sha256.New(), f)
+		return err
+	})
+	install := timeIt(func() error { return h.InstallAgent(ctx, bj.bin, io.Discard) })
+	local, err := client.New(client.FromEnv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer local.Close()
+	var rcli *client.Client
+	remoteDocker := timeIt(func() error {
+		var err error
+		if rcli != nil {
+			rcli.Close()
+		}
+		rcli, err = h.DockerClient(ctx, "/var/run/docker.sock")
+		return err
+	})
+	defer rcli.Close()
+	ship := timeIt(func() error {
+		res, err := imageship.Ship(ctx, local, rcli, trainerTag, nil, io.Discard)
+		if err == nil && res.Shipped {
+			err = fmt.Errorf("the image was shipped again")
+		}
+		return err
+	})
+
 	var out strings.Builder
+	fmt.Fprintf(&out, "the remote client's steps before it submits, timed in process (medians of %d):\n", n)
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "connect: dial + `printf $HOME; uname -m`", ms(connect))
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "install the agent, present: sha256 of jobrun + `test -x`", ms(install))
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", fmt.Sprintf("  of which sha256 of the %.0f MiB jobrun binary", fileMiB(bj.bin)), ms(hash))
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "Docker client over SSH (API version negotiation: _ping)", ms(remoteDocker))
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "image check (inspect here; info, inspect ID and tag there)", ms(ship))
 	fmt.Fprintf(&out, "SSH operations to %s (medians of %d):\n", srv.Addr, n)
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "connect (TCP, key exchange, public-key auth)", ms(dial))
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "connect, then `true` (the first command of a connection)", ms(dialTrue))
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "command `true` on an open connection", ms(cmdTrue))
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "agent command `jobrun agent status JOBDIR`", ms(status))
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "agent command `jobrun agent pack RUNDIR` (output discarded)", ms(pack))
