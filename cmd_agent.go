@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
@@ -70,6 +71,23 @@ func agentCommand(force <-chan struct{}) *cli.Command {
 				}
 				return agent.Follow(c.Context, d, c.Int64("from"), c.App.Writer, os.Stdin)
 			}},
+			{Name: "prepare", ArgsUsage: "JOBDIR", Action: func(c *cli.Context) error {
+				d, err := dirArg(c)
+				if err != nil {
+					return err
+				}
+				st := agent.StatusOf(d)
+				if !st.Exists {
+					// Private from the start: uploads land here next.
+					if err := os.MkdirAll(string(d), 0o700); err != nil {
+						return err
+					}
+					if err := os.Chmod(string(d), 0o700); err != nil {
+						return err
+					}
+				}
+				return printJSON(c, st)
+			}},
 			{Name: "status", ArgsUsage: "JOBDIR", Action: func(c *cli.Context) error {
 				d, err := dirArg(c)
 				if err != nil {
@@ -116,12 +134,22 @@ func agentCommand(force <-chan struct{}) *cli.Command {
 func runAgent(c *cli.Context, d agent.Dir, force <-chan struct{}) (err error) {
 	req, console, err := agent.Begin(d)
 	if err != nil {
+		if f, ferr := os.OpenFile(d.Path(agent.ConsoleFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+			fmt.Fprintf(f, "jobrun: %v\n", err)
+			f.Close()
+		}
 		agent.Finish(d, "", "", "", "", err)
 		return err
 	}
 	defer console.Close()
 	var res runner.Result
 	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("jobrun agent crashed: %v\n%s", p, debug.Stack())
+		}
+		if err != nil && !exitcode.Quiet(err) {
+			fmt.Fprintf(console, "jobrun: %v\n", err) // as jobrun local prints it
+		}
 		if ferr := agent.Finish(d, req.JobName, res.RunDir, res.Status, res.FailureReason, err); ferr != nil && err == nil {
 			err = ferr
 		}
@@ -138,4 +166,3 @@ func runAgent(c *cli.Context, d agent.Dir, force <-chan struct{}) (err error) {
 	res, err = runner.Run(c.Context, opts)
 	return err
 }
-

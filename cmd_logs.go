@@ -79,6 +79,9 @@ func remoteLogs(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return exitcode.Usagef("logs needs exactly one JOB argument (got %d)", c.NArg())
 	}
+	if c.Int64("from") < 0 {
+		return exitcode.Usagef("--from must be a byte offset, 0 or more")
+	}
 	h, err := connectHost(c)
 	if err != nil {
 		return err

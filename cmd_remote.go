@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -18,6 +20,7 @@ import (
 	"github.com/jobrun/jobrun/channels"
 	"github.com/jobrun/jobrun/exitcode"
 	"github.com/jobrun/jobrun/runner"
+	"github.com/jobrun/jobrun/runner/docker"
 	"github.com/jobrun/jobrun/runner/remote"
 	"github.com/jobrun/jobrun/runner/remote/agent"
 	"github.com/jobrun/jobrun/runner/remote/sshconn"
@@ -146,15 +149,11 @@ func runRemote(c *cli.Context, force <-chan struct{}) error {
 		Spec: s, JobName: jobName, Overrides: overridesRecord(c), AWS: awsOptions(c),
 		ForwardCredentials: c.Bool("forward-credentials"), DockerSocket: c.String("docker-socket"),
 		LocalDocker: func(ctx context.Context) (*client.Client, error) {
-			cli, err := client.New(client.FromEnv)
+			eng, err := docker.New(ctx)
 			if err != nil {
 				return nil, err
 			}
-			if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-				cli.Close()
-				return nil, err
-			}
-			return cli, nil
+			return eng.Client(), nil // closing the client closes the engine
 		},
 		HashCache: filepath.Join(cache, "upload-hashes"), Version: jobrunVersion(), Log: diag,
 		Progress: func(what string) func(done, total int64) { return runner.ByteProgress(diag, what) },
@@ -164,9 +163,7 @@ func runRemote(c *cli.Context, force <-chan struct{}) error {
 	}
 	fmt.Fprintf(diag, "jobrun: %s started on %s\n", jobName, h.Target)
 	if c.Bool("detach") {
-		fmt.Fprintf(diag, "jobrun: follow it with: jobrun logs -f %s --host %s%s\n", jobName, c.String("host"), remoteDirArg(c))
-		newPrinter(c).result("job", map[string]string{"job_name": jobName, "host": c.String("host"), "status": "InProgress"},
-			jobName)
+		printDetached(c, jobName)
 		return nil
 	}
 	out := io.Writer(os.Stdout)
@@ -188,31 +185,39 @@ func remoteDirArg(c *cli.Context) string {
 	return ""
 }
 
+// printDetached says how to reach a job left running on its host.
+func printDetached(c *cli.Context, job string) {
+	host, dir := c.String("host"), remoteDirArg(c)
+	fmt.Fprintf(os.Stderr, "jobrun: %s goes on on %s. Follow it: jobrun logs -f %s --host %s%s; stop it: jobrun stop %s --host %s%s\n",
+		job, host, job, host, dir, job, host, dir)
+	newPrinter(c).result("job", map[string]string{"job_name": job, "host": host, "status": "InProgress"}, job)
+}
+
 // attach streams the job's log until it ends, handles Ctrl-C (stop or
-// detach), pulls a run written on the host, and returns the job's exit
-// status as an error.
+// detach; a closed terminal detaches), pulls a run written on the host,
+// and returns the job's exit status as an error.
 func attach(c *cli.Context, h *remote.Host, job *remote.Job, out io.Writer, force <-chan struct{}) error {
 	fctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	pw := &pausableWriter{w: out}
 	done := make(chan error, 1)
-	go func() {
-		_, err := h.Follow(fctx, job.Name, 0, false, out, os.Stderr)
-		done <- err
-	}()
+	go func() { done <- followToEnd(fctx, h, job.Name, pw) }()
 	select {
 	case err := <-done:
 		if err != nil {
 			return err
 		}
 	case <-c.Context.Done():
-		if interruptAction(c, h.Target) == "detach" {
+		pw.pause()
+		action := interruptAction(c, h.Target, force)
+		pw.resume()
+		if action == "detach" {
 			cancel()
 			<-done
-			fmt.Fprintf(os.Stderr, "jobrun: detached; %s goes on on %s. Re-attach: jobrun logs -f %s --host %s%s; stop it: jobrun stop %s --host %s%s\n",
-				job.Name, h.Target, job.Name, c.String("host"), remoteDirArg(c), job.Name, c.String("host"), remoteDirArg(c))
+			printDetached(c, job.Name)
 			return nil
 		}
-		if err := stopRemote(h, job.Name, false); err != nil {
+		if err := stopRemote(h, job.Name, action == "kill"); err != nil {
 			return err
 		}
 		select {
@@ -221,57 +226,132 @@ func attach(c *cli.Context, h *remote.Host, job *remote.Job, out io.Writer, forc
 				return err
 			}
 		case <-force:
-			if err := stopRemote(h, job.Name, true); err != nil {
-				return err
+			if action != "kill" {
+				if err := stopRemote(h, job.Name, true); err != nil {
+					return err
+				}
 			}
 			if err := <-done; err != nil {
 				return err
 			}
 		}
 	}
-	// The job has ended: c.Context may be cancelled by now.
-	ctx, cancelEnd := context.WithTimeout(context.Background(), 10*time.Minute)
+	// The job has ended. c.Context may be cancelled by now: the pull is
+	// cancelled by the next Ctrl-C instead.
+	ctx, cancelEnd := context.WithCancel(context.Background())
 	defer cancelEnd()
+	go func() {
+		select {
+		case <-force:
+			cancelEnd()
+		case <-ctx.Done():
+		}
+	}()
 	o, err := h.Outcome(ctx, job.Name)
 	if err != nil {
 		return err
 	}
-	if o == nil {
-		return fmt.Errorf("%s: the log ended but the job has not", job.Name)
-	}
 	runDir := o.RunDir
-	if job.LocalOutput != "" && !c.Bool("no-pull") && o.RunDir != "" {
-		if runDir, err = h.Pull(ctx, job.Name, job.LocalOutput); err != nil {
-			return err
+	if job.LocalOutput != "" && o.RunDir != "" {
+		if c.Bool("no-pull") {
+			runDir = h.Target + ":" + o.RunDir
+		} else if runDir, err = h.Pull(ctx, job.Name, job.LocalOutput); err != nil {
+			return fmt.Errorf("%w; the run stays on the host: jobrun pull %s --host %s%s", err, job.Name, c.String("host"), remoteDirArg(c))
 		}
-	} else if job.LocalOutput != "" && o.RunDir != "" {
-		runDir = h.Target + ":" + o.RunDir
 	}
 	printRunResult(newPrinter(c), runner.Result{JobName: o.JobName, RunDir: runDir, Status: o.Status,
 		ExitCode: o.ExitCode, FailureReason: o.FailureReason})
 	return outcomeErr(o)
 }
 
+// followToEnd follows the job's log until the job has an outcome: a
+// follower that ended early (sshd hung it up) is started again where the
+// last one stopped.
+func followToEnd(ctx context.Context, h *remote.Host, job string, w io.Writer) error {
+	var off int64
+	for {
+		n, err := h.Follow(ctx, job, off, false, w, os.Stderr)
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		o, err := h.Outcome(ctx, job)
+		if err != nil || o != nil {
+			return err
+		}
+		if n == off {
+			time.Sleep(time.Second) // no progress: do not spin
+		}
+		off = n
+	}
+}
+
 // outcomeErr is the error that makes jobrun exit as the agent would have.
+// The agent's own error message is in the console log already.
 func outcomeErr(o *agent.Outcome) error {
 	if o.ExitCode == 0 {
 		return nil
 	}
-	return &exitcode.Coded{Code: o.ExitCode, Msg: o.Error}
+	return &exitcode.Coded{Code: o.ExitCode}
 }
 
-// interruptAction asks on a terminal whether Ctrl-C means stop or detach;
+// interruptAction decides what Ctrl-C means: a closed terminal detaches;
+// on a terminal jobrun asks (a second Ctrl-C while it asks means kill);
 // otherwise --on-interrupt says.
-func interruptAction(c *cli.Context, host string) string {
+func interruptAction(c *cli.Context, host string, force <-chan struct{}) string {
+	if errors.Is(context.Cause(c.Context), errHangup) {
+		return "detach"
+	}
 	if !channels.IsTerminal(os.Stdin) || !channels.IsTerminal(os.Stderr) {
 		return c.String("on-interrupt")
 	}
 	fmt.Fprintf(os.Stderr, "\njobrun: stop the job, or detach and let it run on %s? [S/d] ", host)
-	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "d") {
-		return "detach"
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "d") {
+			return "detach"
+		}
+		return "stop"
+	case <-force:
+		fmt.Fprintln(os.Stderr)
+		return "kill"
 	}
-	return "stop"
+}
+
+// pausableWriter holds the live log back while jobrun asks a question.
+type pausableWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	paused bool
+	held   []byte
+}
+
+func (p *pausableWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused {
+		p.held = append(p.held, b...)
+		return len(b), nil
+	}
+	return p.w.Write(b)
+}
+
+func (p *pausableWriter) pause() {
+	p.mu.Lock()
+	p.paused = true
+	p.mu.Unlock()
+}
+
+func (p *pausableWriter) resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = false
+	p.w.Write(p.held)
+	p.held = nil
 }
 
 func stopRemote(h *remote.Host, job string, force bool) error {
@@ -281,7 +361,7 @@ func stopRemote(h *remote.Host, job string, force bool) error {
 	if force {
 		how = "now (SIGKILL)"
 	}
-	fmt.Fprintf(os.Stderr, "jobrun: stopping %s on %s %s\n", job, h.Target, how)
+	fmt.Fprintf(os.Stderr, "\njobrun: stopping %s on %s %s\n", job, h.Target, how)
 	_, err := h.Stop(ctx, job, force)
 	return err
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -10,6 +15,7 @@ import (
 
 	"github.com/jobrun/jobrun/exitcode"
 	"github.com/jobrun/jobrun/runner/docker"
+	"github.com/jobrun/jobrun/runner/remote/agent"
 )
 
 func stopCommand() *cli.Command {
@@ -55,33 +61,39 @@ func stopOnHost(c *cli.Context, job string) error {
 	if err != nil {
 		return err
 	}
-	if !running {
-		fmt.Fprintf(os.Stderr, "jobrun: %s is not running on %s\n", job, h.Target)
-	} else {
+	if running {
 		fmt.Fprintf(os.Stderr, "jobrun: stopping %s on %s\n", job, h.Target)
 	}
-	if c.Bool("no-wait") {
-		return nil
-	}
-	for {
-		o, err := h.Outcome(c.Context, job)
+	for first := true; ; first = false {
+		st, err := h.Status(c.Context, job)
 		if err != nil {
 			return err
 		}
-		if o != nil {
+		switch {
+		case st.Outcome != nil:
+			if first && !running {
+				fmt.Fprintf(os.Stderr, "jobrun: %s had already ended\n", job)
+			}
+			o := st.Outcome
 			newPrinter(c).result("result", o, fmt.Sprintf("%s %s (exit code %d)", o.JobName, o.Status, o.ExitCode))
+			return nil
+		case !running:
+			return fmt.Errorf("%s on %s is %s: its agent is not running (see %s on the host)",
+				job, h.Target, st.State, path.Join(h.JobDir(job), agent.AgentLog))
+		case c.Bool("no-wait"):
 			return nil
 		}
 		select {
 		case <-c.Context.Done():
-			return nil
+			return context.Cause(c.Context) // the stop goes on
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
 
-// stopLocal signals the jobrun process that runs job on this machine: it
-// then stops the job as on Ctrl-C.
+// stopLocal signals the jobrun process that runs job on this machine
+// (jobrun local, or the agent of a remote job): it then stops the job as
+// `jobrun stop --host` would.
 func stopLocal(c *cli.Context, job string) error {
 	eng, err := docker.New(c.Context)
 	if err != nil {
@@ -98,27 +110,46 @@ func stopLocal(c *cli.Context, job string) error {
 	if me, _ := os.Hostname(); host != me {
 		return fmt.Errorf("%s was started from %s, not from this machine: stop it there", job, host)
 	}
-	sigs := 1
-	if c.Bool("force") {
-		sigs = 2 // a second signal is jobrun's "kill it now"
+	if !isJobrun(pid) {
+		return fmt.Errorf("the jobrun process (pid %d) that ran %s is gone; `jobrun gc` removes what it left", pid, job)
 	}
-	for i := 0; i < sigs; i++ {
-		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-			return fmt.Errorf("signalling jobrun (pid %d) that runs %s: %w", pid, job, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	sig := agent.StopSignal
+	if c.Bool("force") {
+		sig = agent.KillSignal
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("signalling jobrun (pid %d) that runs %s: %w", pid, job, err)
 	}
 	fmt.Fprintf(os.Stderr, "jobrun: stopping %s (jobrun pid %d)\n", job, pid)
 	if c.Bool("no-wait") {
 		return nil
 	}
-	for syscall.Kill(pid, 0) == nil {
+	for isJobrun(pid) {
 		select {
 		case <-c.Context.Done():
-			return nil
+			return context.Cause(c.Context)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	return nil
 }
 
+// isJobrun reports whether pid is still a jobrun process running a job
+// (and not another process that got the PID since).
+func isJobrun(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil // no /proc: trust the PID
+	}
+	args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+	if len(args) < 2 || !strings.HasPrefix(filepath.Base(args[0]), "jobrun") {
+		return false
+	}
+	for _, a := range args[1:] {
+		switch a {
+		case "local", "rerun", "agent":
+			return true
+		}
+	}
+	return false
+}

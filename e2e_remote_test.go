@@ -298,6 +298,16 @@ func TestRemoteStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, out, "epoch=2 ")
+	// The name of a running job is taken (and its inputs left alone).
+	if code, _, stderr = h.run(j, s3.Env(), "remote", "train.yaml", "--name", j.name); code != 2 || !strings.Contains(stderr, "already exists") {
+		t.Errorf("a job name taken on the host: exit %d\n%s", code, stderr)
+	}
+	// A second request is no harm (unlike a second Ctrl-C, which kills).
+	for i := 0; i < 2; i++ {
+		if code, stdout, stderr = h.run(j, nil, "stop", j.name, "--no-wait"); code != 0 {
+			t.Fatalf("stop --no-wait: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+	}
 	code, stdout, stderr = h.run(j, nil, "stop", j.name, "--json")
 	if code != 0 || !strings.Contains(stdout, `"status":"Stopped"`) {
 		t.Errorf("stop: exit %d\n%s\n%s", code, stdout, stderr)

@@ -1,19 +1,22 @@
-// Package remote runs jobs on another machine over SSH. Today it holds the
-// host check (`jobrun remote --check`); the agent that runs jobs there
-// comes next. The SSH transport is in runner/remote/sshconn.
+// Package remote is the client side of `jobrun remote`: it connects to a
+// host over SSH (runner/remote/sshconn), installs the agent there
+// (runner/remote/agent is its host side), ships the image
+// (runner/remote/imageship) and local inputs (runner/remote/upload),
+// starts the job, follows its log across reconnections, stops it and pulls
+// its run back. CheckHost is `jobrun remote --check`.
 package remote
 
 import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/moby/moby/client"
 
+	"github.com/jobrun/jobrun/runner/remote/imageship"
 	"github.com/jobrun/jobrun/runner/remote/sshconn"
 )
 
@@ -36,11 +39,13 @@ type Check struct {
 // (reachable, the API version, this user's permission), GPUs and their
 // runtime, and free disk in the home directory.
 func CheckHost(ctx context.Context, conn *sshconn.Conn, dockerSocket string) []Check {
+	docker, info := checkDocker(ctx, conn, dockerSocket)
 	return []Check{
 		checkArch(ctx, conn),
-		checkDocker(ctx, conn, dockerSocket),
-		checkGPUs(ctx, conn),
+		docker,
+		checkGPUs(ctx, conn.Output, info),
 		checkDisk(ctx, conn),
+		checkLogind(ctx, conn),
 	}
 }
 
@@ -57,42 +62,98 @@ func checkArch(ctx context.Context, conn *sshconn.Conn) Check {
 
 // dockerClient talks to the host's Docker Engine through the SSH
 // connection (a streamlocal channel to its socket).
-func dockerClient(conn *sshconn.Conn, socket string) (*client.Client, error) {
-	return client.New(client.WithHost("unix://"+socket), client.WithHTTPClient(&http.Client{
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return conn.DialUnix(ctx, socket)
-		}},
-	}))
+func dockerClient(ctx context.Context, conn *sshconn.Conn, socket string) (*client.Client, error) {
+	return imageship.RemoteClient(ctx, func(ctx context.Context) (net.Conn, error) { return conn.DialUnix(ctx, socket) })
 }
 
-func checkDocker(ctx context.Context, conn *sshconn.Conn, socket string) Check {
-	cli, err := dockerClient(conn, socket)
-	if err != nil {
-		return Check{"docker", false, err.Error()}
+func checkDocker(ctx context.Context, conn *sshconn.Conn, socket string) (Check, *client.SystemInfoResult) {
+	cli, err := dockerClient(ctx, conn, socket)
+	var info client.SystemInfoResult
+	if err == nil {
+		defer cli.Close()
+		info, err = cli.Info(ctx, client.InfoOptions{})
 	}
-	defer cli.Close()
-	info, err := cli.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return Check{"docker", false, fmt.Sprintf("cannot reach the Docker Engine at %s (is Docker running there, "+
-			"and may %s use its socket? add the user to the docker group): %v", socket, conn.Endpoint().User, err)}
+			"and may %s use its socket? add the user to the docker group): %v", socket, conn.Endpoint().User, err)}, nil
 	}
 	return Check{"docker", true, fmt.Sprintf("Docker %s, API %s, %d CPUs, %s",
-		info.Info.ServerVersion, cli.ClientVersion(), info.Info.NCPU, info.Info.OperatingSystem)}
+		info.Info.ServerVersion, cli.ClientVersion(), info.Info.NCPU, info.Info.OperatingSystem)}, &info
 }
 
-// checkGPUs counts the NVIDIA driver's GPUs and looks for a runtime that
-// can hand them to containers. No GPU is not a failure: CPU jobs run.
-func checkGPUs(ctx context.Context, conn *sshconn.Conn) Check {
-	out, err := conn.Output(ctx, "ls /proc/driver/nvidia/gpus 2>/dev/null | wc -l")
+// outputFunc runs a command on the host and returns its output
+// (sshconn.Conn.Output, sshconn.Session.Output).
+type outputFunc func(ctx context.Context, cmd string) (string, error)
+
+// nvidia is what a host offers GPU jobs.
+type nvidia struct {
+	GPUs    int    // GPUs the NVIDIA driver lists
+	Driver  string // the driver's version line
+	Runtime bool   // the Docker Engine can hand GPUs to containers
+}
+
+// probeNVIDIA counts the driver's GPUs and looks for what Docker needs to
+// give them to containers: an "nvidia" runtime, or the NVIDIA container
+// toolkit's hook that --gpus (DeviceRequests) calls. info may be nil (the
+// Engine was not reached).
+func probeNVIDIA(ctx context.Context, output outputFunc, info *client.SystemInfoResult) (nvidia, error) {
+	out, err := output(ctx, "ls /proc/driver/nvidia/gpus 2>/dev/null | wc -l; head -n 1 /proc/driver/nvidia/version 2>/dev/null; "+
+		"command -v nvidia-container-runtime-hook nvidia-container-toolkit 2>/dev/null | head -n 1")
 	if err != nil {
+		return nvidia{}, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var n nvidia
+	n.GPUs, _ = strconv.Atoi(strings.TrimSpace(lines[0]))
+	for _, l := range lines[1:] {
+		switch l = strings.TrimSpace(l); {
+		case strings.HasPrefix(l, "/"):
+			n.Runtime = true
+		case l != "":
+			n.Driver = l
+		}
+	}
+	if info != nil {
+		if _, ok := info.Info.Runtimes["nvidia"]; ok {
+			n.Runtime = true
+		}
+	}
+	return n, nil
+}
+
+// checkGPUs reports the host's GPUs. No GPU is not a failure (CPU jobs
+// run); GPUs that Docker cannot hand to containers are.
+func checkGPUs(ctx context.Context, output outputFunc, info *client.SystemInfoResult) Check {
+	n, err := probeNVIDIA(ctx, output, info)
+	switch {
+	case err != nil:
 		return Check{"gpus", false, err.Error()}
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(out))
-	if n == 0 {
+	case n.GPUs == 0:
 		return Check{"gpus", true, "none (no NVIDIA driver): jobs asking for resources.gpus will be refused"}
+	case !n.Runtime:
+		return Check{"gpus", false, fmt.Sprintf("%d NVIDIA GPU(s), but the Docker Engine has no NVIDIA runtime: "+
+			"install nvidia-container-toolkit (and run nvidia-ctk runtime configure --runtime=docker)", n.GPUs)}
 	}
-	driver, _ := conn.Output(ctx, "cat /proc/driver/nvidia/version 2>/dev/null | head -n 1")
-	return Check{"gpus", true, fmt.Sprintf("%d NVIDIA GPU(s); %s", n, strings.TrimSpace(driver))}
+	return Check{"gpus", true, fmt.Sprintf("%d NVIDIA GPU(s); %s", n.GPUs, n.Driver)}
+}
+
+// checkLogind warns about a systemd-logind that kills a user's processes
+// at logout: the agent runs under setsid, not as a systemd unit, so it
+// would die with the SSH session that started it.
+func checkLogind(ctx context.Context, conn *sshconn.Conn) Check {
+	out, err := conn.Output(ctx, "[ -d /run/systemd/system ] && echo systemd; "+
+		"grep -hs '^[[:space:]]*KillUserProcesses' /etc/systemd/logind.conf /etc/systemd/logind.conf.d/*.conf | tail -n 1")
+	if err != nil {
+		return Check{"agent", false, err.Error()}
+	}
+	if !strings.Contains(out, "systemd") {
+		return Check{"agent", true, "runs detached with setsid (no systemd)"}
+	}
+	if v := strings.ToLower(out); strings.Contains(v, "killuserprocesses") && strings.Contains(v, "yes") {
+		return Check{"agent", false, "logind.conf sets KillUserProcesses=yes: jobs would be killed when their SSH session ends " +
+			"(jobrun starts its agent with setsid, not systemd-run); set it to no"}
+	}
+	return Check{"agent", true, "runs detached with setsid; logind keeps it after logout (KillUserProcesses is not yes)"}
 }
 
 func checkDisk(ctx context.Context, conn *sshconn.Conn) Check {

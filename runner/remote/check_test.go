@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
+
 	"github.com/jobrun/jobrun/internal/sshtest"
 	"github.com/jobrun/jobrun/runner/remote/sshconn"
 )
@@ -53,6 +56,9 @@ func TestCheckHost(t *testing.T) {
 	if c := checks["gpus"]; !c.OK {
 		t.Errorf("gpus = %+v", c)
 	}
+	if c := checks["agent"]; !c.OK || !strings.Contains(c.Detail, "setsid") {
+		t.Errorf("agent = %+v", c)
+	}
 	if c := checks["disk"]; !strings.Contains(c.Detail, "GiB free") {
 		t.Errorf("disk = %+v", c)
 	}
@@ -63,5 +69,32 @@ func TestCheckHostWithoutDocker(t *testing.T) {
 	checks := byName(CheckHost(context.Background(), conn, "/nonexistent/docker.sock"))
 	if c := checks["docker"]; c.OK || !strings.Contains(c.Detail, "cannot reach the Docker Engine at /nonexistent/docker.sock") {
 		t.Errorf("docker = %+v", c)
+	}
+}
+
+func TestProbeNVIDIA(t *testing.T) {
+	withRuntime := &client.SystemInfoResult{}
+	withRuntime.Info.Runtimes = map[string]system.RuntimeWithStatus{"nvidia": {}}
+	for _, tt := range []struct {
+		name, out string
+		info      *client.SystemInfoResult
+		want      nvidia
+		ok        bool // checkGPUs passes
+	}{
+		{"no driver", "0\n", nil, nvidia{}, true},
+		{"GPUs and the toolkit's hook", "2\nNVRM version: 550.54\n/usr/bin/nvidia-container-runtime-hook\n", nil,
+			nvidia{GPUs: 2, Driver: "NVRM version: 550.54", Runtime: true}, true},
+		{"GPUs, no runtime", "2\nNVRM version: 550.54\n", nil, nvidia{GPUs: 2, Driver: "NVRM version: 550.54"}, false},
+		{"GPUs, an nvidia runtime in Docker", "1\nNVRM version: 550.54\n", withRuntime,
+			nvidia{GPUs: 1, Driver: "NVRM version: 550.54", Runtime: true}, true},
+	} {
+		out := func(context.Context, string) (string, error) { return tt.out, nil }
+		got, err := probeNVIDIA(context.Background(), out, tt.info)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %+v, %v; want %+v", tt.name, got, err, tt.want)
+		}
+		if c := checkGPUs(context.Background(), out, tt.info); c.OK != tt.ok {
+			t.Errorf("%s: check %+v", tt.name, c)
+		}
 	}
 }

@@ -38,6 +38,9 @@ func (h *Host) Follow(ctx context.Context, job string, from int64, once bool, w 
 			return cw.n, nil
 		case err == nil:
 			msg := strings.TrimPrefix(strings.TrimSpace(stderr.String()), "jobrun: ")
+			if msg == "" {
+				msg = fmt.Sprintf("the follower exited with status %d", code)
+			}
 			return cw.n, fmt.Errorf("following %s on %s: %s", job, h.Target, msg)
 		case errors.Is(err, sshconn.ErrConnectionLost) && ctx.Err() == nil:
 			fmt.Fprintf(diag, "\njobrun: lost the connection to %s; the job goes on there. Reconnecting...\n", h.Target)

@@ -13,7 +13,9 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jobrun/jobrun/runner/remote/agent"
 	"github.com/jobrun/jobrun/runner/remote/sshconn"
@@ -83,39 +85,31 @@ func (h *Host) JobDir(job string) string { return path.Join(h.Root, agent.JobsDi
 // version to <root>/bin/jobrun-<hash>, and checked by its SHA-256 after
 // the copy.
 func (h *Host) InstallAgent(ctx context.Context, binary string, log io.Writer) error {
-	own := binary == ""
-	if own {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding jobrun's own binary: %w", err)
-		}
-		binary = exe
+	if binary == "" {
 		if h.Arch != runtime.GOARCH {
-			return fmt.Errorf("%s is %s but this jobrun is %s: give a jobrun built for %s/%s with --agent-binary "+
-				"(GOOS=linux GOARCH=%s CGO_ENABLED=0 go build)", h.Target, h.Arch, runtime.GOARCH, "linux", h.Arch, h.Arch)
+			return fmt.Errorf("%s is %s but this jobrun is %s: give a jobrun built for linux/%s with --agent-binary "+
+				"(GOOS=linux GOARCH=%s CGO_ENABLED=0 go build)", h.Target, h.Arch, runtime.GOARCH, h.Arch, h.Arch)
 		}
 	} else if err := checkELF(binary, h.Arch); err != nil {
 		return err
 	}
-	f, err := os.Open(binary)
+	binary, hash, err := agentBinary(binary)
 	if err != nil {
-		return fmt.Errorf("reading the agent binary: %w", err)
+		return err
 	}
-	defer f.Close()
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return fmt.Errorf("reading the agent binary %s: %w", binary, err)
-	}
-	hash := hex.EncodeToString(sum.Sum(nil))
-	dst := path.Join(h.Root, agent.BinDir, "jobrun-"+hash[:16])
-	have, err := h.Sess.Output(ctx, "test -x "+sshconn.Quote(dst)+" && echo yes || true")
+	dst := h.agentPath(hash)
+	// One command checks what is there: a copy whose content is not what
+	// its name says (a partial or tampered one) is replaced.
+	got, err := h.Sess.Output(ctx, "sha256sum "+sshconn.Quote(dst)+" 2>/dev/null || true")
 	if err != nil {
 		return fmt.Errorf("looking for the agent on %s: %w", h.Target, err)
 	}
-	if strings.TrimSpace(have) != "yes" {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
+	if fields := strings.Fields(got); len(fields) == 0 || fields[0] != hash {
+		f, err := os.Open(binary)
+		if err != nil {
+			return fmt.Errorf("reading the agent binary: %w", err)
 		}
+		defer f.Close()
 		fmt.Fprintf(log, "jobrun: installing the agent on %s (%s)\n", h.Target, dst)
 		if err := h.Sess.Upload(ctx, f, dst, 0o755); err != nil {
 			return fmt.Errorf("copying the agent to %s: %w", h.Target, err)
@@ -131,6 +125,44 @@ func (h *Host) InstallAgent(ctx context.Context, binary string, log io.Writer) e
 	}
 	h.agent = dst
 	return nil
+}
+
+func (h *Host) agentPath(hash string) string {
+	return path.Join(h.Root, agent.BinDir, "jobrun-"+hash[:16])
+}
+
+var ownHash struct {
+	once       sync.Once
+	path, hash string
+	err        error
+}
+
+// agentBinary returns the agent binary's path and SHA-256: binary's, or
+// this process's own (hashed once).
+func agentBinary(binary string) (string, string, error) {
+	if binary != "" {
+		h, err := hashFile(binary)
+		return binary, h, err
+	}
+	ownHash.once.Do(func() {
+		if ownHash.path, ownHash.err = os.Executable(); ownHash.err == nil {
+			ownHash.hash, ownHash.err = hashFile(ownHash.path)
+		}
+	})
+	return ownHash.path, ownHash.hash, ownHash.err
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("reading the agent binary: %w", err)
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return "", fmt.Errorf("reading the agent binary %s: %w", p, err)
+	}
+	return hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // checkELF refuses an agent binary that cannot run on a GOARCH host.
@@ -150,15 +182,26 @@ func checkELF(binary, arch string) error {
 
 // AgentCommand is the shell command line running the agent with args.
 func (h *Host) AgentCommand(args ...string) string {
-	if h.agent == "" {
-		// Commands that need no fresh install (ls, logs, stop) use the
-		// newest agent present.
-		return `a=$(ls -t ` + sshconn.Quote(path.Join(h.Root, agent.BinDir)) + `/jobrun-* 2>/dev/null | head -n 1); ` +
-			`[ -n "$a" ] || { echo "no jobrun agent on this host: no job was ever run here with this --remote-dir" >&2; exit 97; }; ` +
-			`"$a" agent ` + quoteAll(args)
+	if h.agent != "" {
+		return sshconn.Quote(h.agent) + " agent " + quoteAll(args)
 	}
-	return sshconn.Quote(h.agent) + " agent " + quoteAll(args)
+	// Commands that install nothing (ls, logs, stop, pull) use this
+	// jobrun's own agent when the host has it, else the newest there.
+	own := ""
+	if _, hash, err := agentBinary(""); err == nil {
+		own = h.agentPath(hash)
+	}
+	return `a=` + sshconn.Quote(own) + `; [ -x "$a" ] || a=$(ls -t ` + sshconn.Quote(path.Join(h.Root, agent.BinDir)) +
+		`/jobrun-* 2>/dev/null | head -n 1); ` +
+		`[ -n "$a" ] || { echo "` + noAgent + `" >&2; exit ` + strconv.Itoa(noAgentStatus) + `; }; ` +
+		`"$a" agent ` + quoteAll(args)
 }
+
+// noAgent is what a host that never ran a job says.
+const (
+	noAgent       = "no jobrun agent on this host: no job was ever run here with this --remote-dir"
+	noAgentStatus = 97
+)
 
 func quoteAll(args []string) string {
 	q := make([]string, len(args))
@@ -212,6 +255,15 @@ func (h *Host) Outcome(ctx context.Context, job string) (*agent.Outcome, error) 
 	return st.Outcome, nil
 }
 
+// Status reports a job's state on the host.
+func (h *Host) Status(ctx context.Context, job string) (agent.Status, error) {
+	st, err := h.status(ctx, h.JobDir(job))
+	if err == nil && !st.Exists {
+		err = fmt.Errorf("%s: %w %s (under %s)", job, ErrNoJob, h.Target, h.Root)
+	}
+	return st, err
+}
+
 // Stop asks the job's agent to stop the job (see agent.Dir.Stop). It
 // reports false when the job was not running.
 func (h *Host) Stop(ctx context.Context, job string, force bool) (bool, error) {
@@ -233,5 +285,8 @@ func (h *Host) Stop(ctx context.Context, job string, force bool) (bool, error) {
 func (h *Host) List(ctx context.Context) ([]agent.Summary, error) {
 	var out []agent.Summary
 	err := h.agentJSON(ctx, &out, "ls", h.Root)
+	if err != nil && strings.Contains(err.Error(), noAgent) {
+		return nil, nil // a host that never ran a job has none to list
+	}
 	return out, err
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/jobrun/jobrun/artifacts"
 )
@@ -99,12 +100,14 @@ func untar(r io.Reader, dir string) error {
 				return err
 			}
 		case tar.TypeSymlink:
-			links[name] = true
+			links[name] = true // Symlink fails on an existing name
 			if err := os.Symlink(hdr.Linkname, p); err != nil {
 				return err
 			}
 		case tar.TypeReg:
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, hdr.FileInfo().Mode().Perm()|0o200)
+			// O_EXCL: a name met twice (say a link, then a file) is refused,
+			// never written through.
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, hdr.FileInfo().Mode().Perm()|0o200)
 			if err != nil {
 				return err
 			}

@@ -13,17 +13,17 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
 
 	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/awsconfig"
+	"github.com/jobrun/jobrun/exitcode"
 	"github.com/jobrun/jobrun/runner"
 	"github.com/jobrun/jobrun/runner/remote/agent"
 	"github.com/jobrun/jobrun/runner/remote/imageship"
+	"github.com/jobrun/jobrun/runner/remote/sshconn"
 	"github.com/jobrun/jobrun/runner/remote/upload"
 	"github.com/jobrun/jobrun/spec"
 )
@@ -72,12 +72,25 @@ var envForwarded = []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_UR
 // uploaded (only content the host does not have yet), local output and
 // checkpoint folders are mapped to folders on the host. Nothing is
 // started when any of that fails.
-func (h *Host) Submit(ctx context.Context, s Submission) (*Job, error) {
+func (h *Host) Submit(ctx context.Context, s Submission) (_ *Job, err error) {
 	if h.agent == "" {
 		return nil, errors.New("internal error: Submit before InstallAgent")
 	}
 	sp := *s.Spec // the caller's spec stays as it was
 	job := &Job{Name: s.JobName, Dir: h.JobDir(s.JobName)}
+	var st agent.Status
+	if err := h.agentJSON(ctx, &st, "prepare", job.Dir); err != nil {
+		return nil, err
+	}
+	if st.Exists {
+		return nil, exitcode.Usagef("job %s already exists on %s; choose another --name", s.JobName, h.Target)
+	}
+	started := false
+	defer func() {
+		if err != nil && !started {
+			h.removeJobDir(job.Dir)
+		}
+	}()
 	if err := h.prepareImage(ctx, &sp, s); err != nil {
 		return nil, err
 	}
@@ -108,20 +121,49 @@ func (h *Host) Submit(ctx context.Context, s Submission) (*Job, error) {
 	}
 	env := agent.Envelope{Request: req}
 	if s.ForwardCredentials {
-		creds, err := resolveCredentials(ctx, s.AWS)
-		if err != nil {
+		if env.Credentials, err = forwardCredentials(ctx, req, s.Log); err != nil {
 			return nil, err
 		}
-		env.Credentials = creds
 	}
 	data, err := json.Marshal(env)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.agentRun(ctx, bytes.NewReader(data), io.Discard, "start", job.Dir); err != nil {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	// From here on the job may start on the host whatever happens here: a
+	// Ctrl-C must not leave it running unknown to the user, so the start
+	// is not cancelled, and a connection lost meanwhile is cleared up by
+	// asking the host.
+	fmt.Fprintf(s.Log, "jobrun: starting %s on %s\n", s.JobName, h.Target)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	started = true
+	err = h.agentRun(sctx, bytes.NewReader(data), io.Discard, "start", job.Dir)
+	if errors.Is(err, sshconn.ErrConnectionLost) {
+		if st, serr := h.status(sctx, job.Dir); serr == nil && st.Exists {
+			err = nil
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("starting the job on %s: %w", h.Target, err)
 	}
 	return job, nil
+}
+
+func (h *Host) status(ctx context.Context, dir string) (agent.Status, error) {
+	var st agent.Status
+	err := h.agentJSON(ctx, &st, "status", dir)
+	return st, err
+}
+
+// removeJobDir removes a job directory whose job was never started: its
+// uploaded inputs are hard links, the blobs stay in the upload store.
+func (h *Host) removeJobDir(dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.Sess.Run(ctx, "rm -rf -- "+sshconn.Quote(dir), nil, io.Discard, io.Discard)
 }
 
 // localKey names a local folder on the host: its base name and a hash of
@@ -131,8 +173,11 @@ func localKey(p string) string {
 	return filepath.Base(p) + "-" + hex.EncodeToString(sum[:4])
 }
 
-func resolveCredentials(ctx context.Context, o awsconfig.Options) (*agent.Credentials, error) {
-	_, cfg, err := awsconfig.S3Client(ctx, o)
+// forwardCredentials resolves this machine's AWS credentials for the
+// agent, and pins the S3 settings they go with (the region and endpoint
+// of the client's profile, which the host does not have) in req.AWS.
+func forwardCredentials(ctx context.Context, req *agent.Request, log io.Writer) (*agent.Credentials, error) {
+	client, cfg, err := awsconfig.S3Client(ctx, req.AWS)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +186,24 @@ func resolveCredentials(ctx context.Context, o awsconfig.Options) (*agent.Creden
 		return nil, fmt.Errorf("--forward-credentials: resolving this machine's AWS credentials: %w", err)
 	}
 	out := &agent.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+	o := client.Options()
+	if req.AWS.Region == "" {
+		req.AWS.Region = o.Region
+	}
+	if req.AWS.Endpoint == "" && o.BaseEndpoint != nil {
+		req.AWS.Endpoint = *o.BaseEndpoint
+	}
+	if req.AWS.PathStyle == nil {
+		ps := o.UsePathStyle
+		req.AWS.PathStyle = &ps
+	}
 	if c.CanExpire {
 		out.Expires = c.Expires
+		if left := time.Until(c.Expires); left < req.Spec.Stopping.MaxRuntime {
+			fmt.Fprintf(log, "jobrun: warning: the forwarded AWS credentials expire in %s (at %s), before stopping.max_runtime (%s): "+
+				"S3 access from the job, such as its final upload, fails after that\n",
+				left.Round(time.Minute), c.Expires.Local().Format(time.RFC3339), req.Spec.Stopping.MaxRuntime)
+		}
 	}
 	return out, nil
 }
@@ -200,23 +261,18 @@ func (h *Host) prepareImage(ctx context.Context, sp *spec.Spec, s Submission) er
 
 // checkGPUs fails when the host cannot give containers NVIDIA GPUs.
 func (h *Host) checkGPUs(ctx context.Context, remote *client.Client) error {
-	out, err := h.Sess.Output(ctx, "ls /proc/driver/nvidia/gpus 2>/dev/null | wc -l")
-	if err != nil {
-		return fmt.Errorf("looking for GPUs on %s: %w", h.Target, err)
-	}
-	if n, _ := strconv.Atoi(strings.TrimSpace(out)); n == 0 {
-		return fmt.Errorf("resources.gpus asks for GPUs but %s has no NVIDIA GPU driver (/proc/driver/nvidia/gpus is empty): "+
-			"run on a GPU host, or remove resources.gpus", h.Target)
-	}
 	info, err := remote.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return fmt.Errorf("asking the Docker Engine on %s for its runtimes: %w", h.Target, err)
 	}
-	if _, ok := info.Info.Runtimes["nvidia"]; ok {
-		return nil
-	}
-	hook, _ := h.Sess.Output(ctx, "command -v nvidia-container-runtime-hook nvidia-container-toolkit 2>/dev/null | head -n 1")
-	if strings.TrimSpace(hook) == "" {
+	n, err := probeNVIDIA(ctx, h.Sess.Output, &info)
+	switch {
+	case err != nil:
+		return fmt.Errorf("looking for GPUs on %s: %w", h.Target, err)
+	case n.GPUs == 0:
+		return fmt.Errorf("resources.gpus asks for GPUs but %s has no NVIDIA GPU driver (/proc/driver/nvidia/gpus is empty): "+
+			"run on a GPU host, or remove resources.gpus", h.Target)
+	case !n.Runtime:
 		return fmt.Errorf("resources.gpus asks for GPUs but the Docker Engine on %s has no NVIDIA runtime: "+
 			"install nvidia-container-toolkit there (and run `nvidia-ctk runtime configure --runtime=docker`)", h.Target)
 	}

@@ -174,25 +174,33 @@ func (d Dir) PID() (int, bool) {
 	return pid, false
 }
 
-// Stop asks a running agent to stop its job: the first request stops it
-// gracefully (SIGTERM to the container, the grace period, the final
-// checkpoint sync, outputs collected), a second one with force kills the
-// container at once. It reports false when the job is not running.
+// Signals `jobrun stop` sends to a jobrun process (an agent, or jobrun
+// local): unlike SIGTERM and Ctrl-C, whose second arrival kills, these
+// can be sent any number of times.
+const (
+	StopSignal = syscall.SIGUSR2 // stop gracefully
+	KillSignal = syscall.SIGUSR1 // kill the container now
+)
+
+// Stop asks a running agent to stop its job: gracefully (SIGTERM to the
+// container, the grace period, the final checkpoint sync, outputs
+// collected), or with force by killing the container at once (cleanup
+// still runs). Asking again does no harm. It reports false when the job
+// is not running.
 func (d Dir) Stop(force bool) (bool, error) {
 	pid, ok := d.PID()
 	if !ok {
 		return false, nil
 	}
-	// The agent handles signals like `jobrun local` handles Ctrl-C: the
-	// first is a graceful stop, a second one forces.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return false, fmt.Errorf("signalling the agent (pid %d): %w", pid, err)
-	}
+	sig := StopSignal
 	if force {
-		time.Sleep(100 * time.Millisecond)
-		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return true, fmt.Errorf("signalling the agent (pid %d): %w", pid, err)
+		sig = KillSignal
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return false, nil
 		}
+		return false, fmt.Errorf("signalling the agent (pid %d): %w", pid, err)
 	}
 	return true, nil
 }
@@ -212,14 +220,24 @@ func (d Dir) State() (status string, out *Outcome) {
 	if o, err := d.ReadOutcome(); err == nil {
 		return o.Status, o
 	}
+	// Start writes the PID file or an outcome within seconds; a job with
+	// neither for longer lost its agent while it started.
 	if _, err := os.Stat(d.Path(PIDFile)); errors.Is(err, fs.ErrNotExist) {
-		return "Starting", nil
+		if fi, err := os.Stat(d.Path(RequestFile)); err == nil && time.Since(fi.ModTime()) < startTimeout {
+			return StatusStarting, nil
+		}
 	}
 	return StatusLost, nil
 }
 
-// StatusLost is a job whose agent ended without an outcome.
-const StatusLost = "Lost"
+// States of a job that has no outcome yet.
+const (
+	StatusStarting = "Starting" // the agent is being started
+	StatusLost     = "Lost"     // the agent ended without an outcome
+)
+
+// startTimeout bounds how long an agent may take to start.
+const startTimeout = time.Minute
 
 func readJSON(path string, v any) error {
 	data, err := os.ReadFile(path)

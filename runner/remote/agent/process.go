@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -16,9 +17,13 @@ import (
 	"github.com/jobrun/jobrun/exitcode"
 )
 
-// credentialsFD is the agent's file descriptor for forwarded credentials
-// (the first of exec.Cmd.ExtraFiles).
-const credentialsFD = 3
+// The agent's extra file descriptors (exec.Cmd.ExtraFiles): it writes a
+// byte to readyFD once it handles signals and has its credentials, which
+// it reads from credentialsFD.
+const (
+	readyFD       = 3
+	credentialsFD = 4
+)
 
 // Start reads an Envelope from stdin, writes the job's request and starts
 // `self agent run DIR` detached from the SSH session (a new session, its
@@ -50,45 +55,79 @@ func Start(d Dir, self string, stdin io.Reader) (int, error) {
 	if err := d.WriteRequest(env.Request); err != nil {
 		return 0, fmt.Errorf("writing the job request: %w", err)
 	}
+	pid, err := spawn(d, self, env.Credentials)
+	if err != nil {
+		// Record it (unless the agent did): a job with a request but
+		// neither agent nor outcome would look as if it were starting.
+		if _, oerr := d.ReadOutcome(); oerr != nil {
+			Finish(d, env.Request.JobName, "", "Failed", "", err)
+		}
+		return 0, err
+	}
+	return pid, nil
+}
+
+// spawn starts the agent and waits until it is ready.
+func spawn(d Dir, self string, creds *Credentials) (int, error) {
 	logf, err := os.OpenFile(d.Path(AgentLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	defer logf.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer readyR.Close()
+	credsR, credsW, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		return 0, err
+	}
+	defer credsW.Close()
 	cmd := exec.Command(self, "agent", "run", string(d))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = string(d)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var w *os.File
-	if env.Credentials != nil {
-		r, pw, err := os.Pipe()
-		if err != nil {
-			return 0, err
-		}
-		defer r.Close()
-		cmd.ExtraFiles, w = []*os.File{r}, pw
-	}
-	if err := cmd.Start(); err != nil {
-		if w != nil {
-			w.Close()
-		}
+	cmd.ExtraFiles = []*os.File{readyW, credsR}
+	err = cmd.Start()
+	readyW.Close()
+	credsR.Close()
+	if err != nil {
 		return 0, fmt.Errorf("starting the agent: %w", err)
 	}
 	pid := cmd.Process.Pid
+	fail := func(err error) (int, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, err
+	}
 	// Written here, not by the agent, so that a client asking right after
 	// Start returns finds the job running.
-	werr := os.WriteFile(d.Path(PIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o644)
-	if w != nil {
-		err := json.NewEncoder(w).Encode(env.Credentials)
-		w.Close()
-		if err != nil {
-			cmd.Process.Kill()
-			return 0, fmt.Errorf("passing credentials to the agent: %w", err)
+	if err := os.WriteFile(d.Path(PIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		return fail(err)
+	}
+	if creds != nil {
+		if err := json.NewEncoder(credsW).Encode(creds); err != nil {
+			return fail(fmt.Errorf("passing credentials to the agent: %w", err))
 		}
 	}
-	if werr != nil {
-		cmd.Process.Kill()
-		return 0, werr
+	credsW.Close()
+	// Until it is ready a stop request could kill it before it recorded
+	// anything.
+	ready := make(chan error, 1)
+	go func() {
+		_, err := readyR.Read(make([]byte, 1))
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			cmd.Wait()
+			return 0, fmt.Errorf("the agent ended as it started (see %s): %w", d.Path(AgentLog), err)
+		}
+	case <-time.After(startTimeout / 2):
+		return fail(fmt.Errorf("the agent did not start within %s (see %s)", startTimeout/2, d.Path(AgentLog)))
 	}
 	return pid, cmd.Process.Release()
 }
@@ -107,11 +146,18 @@ func Begin(d Dir) (*Request, *os.File, error) {
 	if req.DockerSocket != "" {
 		os.Setenv("DOCKER_HOST", "unix://"+req.DockerSocket)
 	}
+	creds := os.NewFile(credentialsFD, "credentials")
 	if req.ForwardCredentials {
-		if err := useCredentials(os.NewFile(credentialsFD, "credentials")); err != nil {
+		if err := useCredentials(creds); err != nil {
 			return nil, nil, err
 		}
 		req.AWS.Profile = "" // a profile would win over the forwarded credentials
+	} else if creds != nil {
+		creds.Close()
+	}
+	if ready := os.NewFile(readyFD, "ready"); ready != nil {
+		ready.Write([]byte{1})
+		ready.Close()
 	}
 	console, err := os.OpenFile(d.Path(ConsoleFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -143,6 +189,9 @@ func useCredentials(f *os.File) error {
 // Finish records how the job ended. err is the run's error, mapped to the
 // exit code `jobrun local` would have used.
 func Finish(d Dir, jobName, runDir, status, reason string, err error) error {
+	if jobName == "" {
+		jobName = filepath.Base(string(d))
+	}
 	o := &Outcome{JobName: jobName, RunDir: runDir, Status: status, FailureReason: reason,
 		ExitCode: exitcode.Code(err), FinishedAt: time.Now().UTC()}
 	if err != nil && !exitcode.Quiet(err) {
