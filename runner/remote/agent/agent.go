@@ -71,11 +71,11 @@ type Request struct {
 	Env map[string]string `json:"env,omitempty"`
 	// ForwardCredentials says the client sends credentials through the
 	// start pipe.
-	ForwardCredentials bool   `json:"forward_credentials,omitempty"`
-	DockerSocket       string `json:"docker_socket"`
-	CacheDir           string `json:"cache_dir"`
-	Client             string `json:"client"` // the client's host name, for the record
-	Version            string `json:"version"`
+	ForwardCredentials bool      `json:"forward_credentials,omitempty"`
+	DockerSocket       string    `json:"docker_socket"`
+	CacheDir           string    `json:"cache_dir"`
+	Client             string    `json:"client"` // the client's host name, for the record
+	Version            string    `json:"version"`
 	SubmittedAt        time.Time `json:"submitted_at"`
 }
 
