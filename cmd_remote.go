@@ -255,7 +255,7 @@ func attach(c *cli.Context, h *remote.Host, job *remote.Job, out io.Writer, forc
 	if job.LocalOutput != "" && o.RunDir != "" {
 		if c.Bool("no-pull") {
 			runDir = h.Target + ":" + o.RunDir
-		} else if runDir, err = h.Pull(ctx, job.Name, job.LocalOutput); err != nil {
+		} else if runDir, err = h.PullRun(ctx, o, job.LocalOutput); err != nil {
 			return fmt.Errorf("%w; the run stays on the host: jobrun pull %s --host %s%s", err, job.Name, c.String("host"), remoteDirArg(c))
 		}
 	}

@@ -98,33 +98,55 @@ func (h *Host) InstallAgent(ctx context.Context, binary string, log io.Writer) e
 		return err
 	}
 	dst := h.agentPath(hash)
-	// One command checks what is there: a copy whose content is not what
-	// its name says (a partial or tampered one) is replaced.
-	got, err := h.Sess.Output(ctx, "sha256sum "+sshconn.Quote(dst)+" 2>/dev/null || true")
+	// One command checks what is there. Uploads are atomic (written aside,
+	// renamed when complete), so a copy of the right size is the copy:
+	// hashing 30 MB on the host each run would cost more than the rest of
+	// this check.
+	size, err := fileSize(binary)
+	if err != nil {
+		return err
+	}
+	got, err := h.Sess.Output(ctx, "wc -c < "+sshconn.Quote(dst)+" 2>/dev/null || true")
 	if err != nil {
 		return fmt.Errorf("looking for the agent on %s: %w", h.Target, err)
 	}
-	if fields := strings.Fields(got); len(fields) == 0 || fields[0] != hash {
-		f, err := os.Open(binary)
-		if err != nil {
-			return fmt.Errorf("reading the agent binary: %w", err)
-		}
-		defer f.Close()
-		fmt.Fprintf(log, "jobrun: installing the agent on %s (%s)\n", h.Target, dst)
-		if err := h.Sess.Upload(ctx, f, dst, 0o755); err != nil {
-			return fmt.Errorf("copying the agent to %s: %w", h.Target, err)
-		}
-		got, err := h.Sess.Output(ctx, "sha256sum "+sshconn.Quote(dst))
-		if err != nil {
-			return fmt.Errorf("checking the agent copied to %s: %w", h.Target, err)
-		}
-		if fields := strings.Fields(got); len(fields) == 0 || fields[0] != hash {
-			h.Sess.Run(ctx, "rm -f "+sshconn.Quote(dst), nil, io.Discard, io.Discard)
-			return fmt.Errorf("the agent copied to %s:%s does not have the SHA-256 it was sent with", h.Target, dst)
+	if strings.TrimSpace(got) != strconv.FormatInt(size, 10) {
+		if err := h.copyAgent(ctx, binary, hash, dst, log); err != nil {
+			return err
 		}
 	}
 	h.agent = dst
 	return nil
+}
+
+// copyAgent uploads the agent binary and checks its SHA-256 on the host.
+func (h *Host) copyAgent(ctx context.Context, binary, hash, dst string, log io.Writer) error {
+	f, err := os.Open(binary)
+	if err != nil {
+		return fmt.Errorf("reading the agent binary: %w", err)
+	}
+	defer f.Close()
+	fmt.Fprintf(log, "jobrun: installing the agent on %s (%s)\n", h.Target, dst)
+	if err := h.Sess.Upload(ctx, f, dst, 0o755); err != nil {
+		return fmt.Errorf("copying the agent to %s: %w", h.Target, err)
+	}
+	got, err := h.Sess.Output(ctx, "sha256sum "+sshconn.Quote(dst))
+	if err != nil {
+		return fmt.Errorf("checking the agent copied to %s: %w", h.Target, err)
+	}
+	if fields := strings.Fields(got); len(fields) == 0 || fields[0] != hash {
+		h.Sess.Run(ctx, "rm -f "+sshconn.Quote(dst), nil, io.Discard, io.Discard)
+		return fmt.Errorf("the agent copied to %s:%s does not have the SHA-256 it was sent with", h.Target, dst)
+	}
+	return nil
+}
+
+func fileSize(p string) (int64, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, fmt.Errorf("reading the agent binary: %w", err)
+	}
+	return fi.Size(), nil
 }
 
 func (h *Host) agentPath(hash string) string {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/jobrun/jobrun/artifacts"
+	"github.com/jobrun/jobrun/runner/remote/agent"
 )
 
 // Pull copies a finished job's run directory from the host into
@@ -27,6 +28,12 @@ func (h *Host) Pull(ctx context.Context, job, dest string) (string, error) {
 		return "", fmt.Errorf("%s is still running on %s: pull it when it has ended (jobrun logs -f %s --host %s)",
 			job, h.Target, job, h.Target)
 	}
+	return h.PullRun(ctx, o, dest)
+}
+
+// PullRun is Pull for a job whose outcome the caller has already read.
+func (h *Host) PullRun(ctx context.Context, o *agent.Outcome, dest string) (string, error) {
+	job := o.JobName
 	if o.RunDir == "" {
 		return "", fmt.Errorf("%s has no run directory on %s: it failed before it started (%s)", job, h.Target, o.Error)
 	}

@@ -207,7 +207,7 @@ func Finish(d Dir, jobName, runDir, status, reason string, err error) error {
 
 // pollInterval is how often Follow looks for more output: it bounds the
 // delay a client sees, and a read of a file that did not grow is cheap.
-const pollInterval = 100 * time.Millisecond
+const pollInterval = 50 * time.Millisecond
 
 // Follow copies the console log from byte offset from to w, keeping on as
 // it grows, until the job has ended and all of it was copied, or until
