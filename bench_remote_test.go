@@ -442,7 +442,7 @@ func (bj *benchJobs) roundTrips(srv *sshtest.Server, home string) string {
 	var out strings.Builder
 	fmt.Fprintf(&out, "the remote client's steps before it submits, timed in process (medians of %d):\n", n)
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "connect: dial + `printf $HOME; uname -m`", ms(connect))
-	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "install the agent, present: sha256 of jobrun + `test -x`", ms(install))
+	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "install the agent, present: sha256 of jobrun + `wc -c`", ms(install))
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", fmt.Sprintf("  of which sha256 of the %.0f MiB jobrun binary", fileMiB(bj.bin)), ms(hash))
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "Docker client over SSH (API version negotiation: _ping)", ms(remoteDocker))
 	fmt.Fprintf(&out, "    %-60s %6.1f ms\n", "image check (inspect here; info, inspect ID and tag there)", ms(ship))

@@ -420,3 +420,40 @@ func TestRemoteBuildAndContract(t *testing.T) {
 		t.Errorf("the local checkpoint folder was not mapped to the host: %v", ckpts)
 	}
 }
+
+// TestRemoteInterruptDetaches: with --on-interrupt detach, Ctrl-C leaves
+// the job running on the host, and so does a closed terminal (SIGHUP)
+// whatever --on-interrupt says.
+func TestRemoteInterruptDetaches(t *testing.T) {
+	h := newRemoteHost(t)
+	for _, tt := range []struct {
+		name string
+		sig  os.Signal
+		args []string
+	}{
+		{"ctrl-c", os.Interrupt, []string{"--on-interrupt", "detach"}},
+		{"hangup", syscall.SIGHUP, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			j := newJob(t, "hyperparameters: {epochs: 200, sleep: 0.5}\n")
+			cmd, stdout, stderr := h.command(j, nil, append([]string{"remote", "train.yaml", "--name", j.name}, tt.args...)...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, stdout, "epoch=1 ")
+			cmd.Process.Signal(tt.sig)
+			cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(stderr.String(), "goes on on gpu-box") {
+				t.Errorf("exit %d, want 0 and the job left running\n%s", code, stderr)
+			}
+			code, out, errOut := h.run(j, nil, "ls", "--json")
+			if !strings.Contains(out, `"job_name":"`+j.name+`","run_dir":"","status":"InProgress"`) {
+				t.Errorf("ls --host: exit %d\n%s\n%s", code, out, errOut)
+			}
+			if code, out, errOut = h.run(j, nil, "stop", j.name); code != 0 {
+				t.Errorf("stop: exit %d\n%s\n%s", code, out, errOut)
+			}
+		})
+	}
+	h.waitForAgents(10 * time.Second)
+}
