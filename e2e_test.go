@@ -255,6 +255,36 @@ func TestLocalInterrupt(t *testing.T) {
 	}
 }
 
+// TestStopLocalJob: `jobrun stop JOB` (no --host) stops a jobrun local
+// run gracefully, and asking twice does not turn it into a kill.
+func TestStopLocalJob(t *testing.T) {
+	j := newJob(t, "hyperparameters: {epochs: 100000, sleep: 0.2}\n")
+	cmd, stdout, stderr := j.command()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, "epoch=")
+	for _, args := range [][]string{{"stop", j.name, "--no-wait"}, {"stop", j.name}} {
+		if out, err := exec.Command(jobrunBinary(t), args...).CombinedOutput(); err != nil {
+			t.Errorf("jobrun %v: %v\n%s", args, err, out)
+		}
+	}
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(j.read("logs/algo-1.log"), "SIGTERM received") {
+		t.Errorf("the container was not stopped gracefully")
+	}
+	if rec := j.record(); rec.Status != artifacts.StatusStopped {
+		t.Errorf("status = %s", rec.Status)
+	}
+	out, err := exec.Command(jobrunBinary(t), "stop", "no-such-job").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not running") {
+		t.Errorf("stopping a job that does not run: %v\n%s", err, out)
+	}
+}
+
 func TestLocalInterruptTwiceKills(t *testing.T) {
 	j := newJob(t, "hyperparameters: {epochs: 100000, sleep: 0.2, ignore_sigterm: true}\nstopping: {grace: 1h}\n")
 	cmd, stdout, stderr := j.command()
