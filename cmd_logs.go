@@ -25,7 +25,8 @@ With --host, prints the console of a job run with jobrun remote: the
 container's output and jobrun's messages, as jobrun remote streamed them,
 from byte --from on. With --follow it re-attaches to a running job
 (reconnecting if the network drops), ends when the job ends, and exits
-with the job's exit status.
+with the job's exit status; Ctrl-C ends following and the job goes on.
+--output, --profile and --endpoint-url do not apply with --host.
 
 Examples:
    jobrun logs iris-20261123-101500-ab12

@@ -29,8 +29,9 @@ Examples:
    jobrun ls --json | jq -r 'select(.status=="Failed") | .job_name'
 
 With --host, lists the jobs run on that host with jobrun remote, with the
-host's view of them: InProgress while the agent runs, Lost when the agent
-ended without recording an outcome (e.g. the host rebooted).`,
+host's view of them: Starting, InProgress while the agent runs, Lost when
+the agent ended without recording an outcome (e.g. the host rebooted).
+--output, --profile and --endpoint-url do not apply with --host.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "runs", Usage: "the output folder or s3:// prefix to list"},
 			jsonFlag,

@@ -14,9 +14,12 @@ func pullCommand() *cli.Command {
 		Usage:     "copy a run directory from a remote host to this machine",
 		ArgsUsage: "JOB --host ssh://user@host",
 		Description: `Copies the run directory of a job that ran on a remote host with a local
-output.uri (so its run stayed on the host) to --output here (./runs by
-default): what jobrun remote does at the end of a job it was attached to.
-A run with an S3 output is in S3 already: read it from there.
+output.uri (so its run stayed on the host) to --output/JOB here (--output
+is ./runs in the current folder by default, not the spec's output.uri):
+what jobrun remote does at the end of a job it was attached to. Use it
+after --detach, --no-pull or a detach. The run stays on the host; a local
+folder of that name that exists already is not overwritten. A run with an
+S3 output is in S3 already: read it from there.
 
 Examples:
    jobrun pull iris-20261123-101500-ab12 --host gpu-box

@@ -30,7 +30,7 @@ import (
 func hostFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "host", Usage: "ssh://[user@]host[:port] or a Host alias from ~/.ssh/config"},
-		&cli.StringFlag{Name: "remote-dir", Value: remote.DefaultRoot, Usage: "jobrun's folder on the host (jobs, runs, uploads, cache)"},
+		&cli.StringFlag{Name: "remote-dir", Value: remote.DefaultRoot, Usage: "jobrun's folder on the host, absolute or ~/... (jobs, runs, uploads, cache); the same for every command on a job"},
 		&cli.BoolFlag{Name: "accept-new-host-key", Usage: "trust an unknown host's key and add it to known_hosts"},
 	}
 }
@@ -61,24 +61,29 @@ long-lived EC2 instance) exactly as jobrun local runs it here: same contract,
 same run record. jobrun connects over SSH (honouring ~/.ssh/config, the
 ssh-agent and known_hosts), copies itself to the host once per version,
 ships the image if the host lacks it (no registry needed), uploads local
-inputs (only content the host does not already have) and starts an agent
-there that runs the job against the host's Docker Engine. S3 inputs and
-outputs go straight between the host and S3, with the host's own AWS
-credentials unless --forward-credentials.
+inputs and the build context (only content the host does not already have)
+and starts an agent there that runs the job against the host's Docker
+Engine. A job name already used on the host is refused before any upload.
+S3 inputs and outputs go straight between the host and S3, with the host's
+own AWS credentials unless --forward-credentials. A local checkpoint folder
+is mapped to one on the host and stays there.
 
 The log streams here live. The job does not depend on this command: if the
-network drops, jobrun reconnects and the log goes on without a gap; if this
-command is killed or the laptop sleeps, the job runs to its end. Re-attach
-with jobrun logs -f JOB --host ..., stop with jobrun stop JOB --host ...
+network drops, jobrun reconnects and the log goes on without a gap or a
+repeat; if this command is killed with SIGKILL, its terminal is closed
+(SIGHUP) or the laptop sleeps, the job runs to its end. Re-attach with
+jobrun logs -f JOB --host ..., stop with jobrun stop JOB --host ...
 
-Ctrl-C asks whether to stop the job or detach from it (without a terminal,
---on-interrupt decides; stop by default). When the job ends, a run written
-on the host (a local output.uri) is copied back to output.uri here, unless
---no-pull. The exit status is the one jobrun local would have had.
+Ctrl-C (or SIGTERM) asks whether to stop the job or detach from it; without
+a terminal, --on-interrupt decides (stop by default). When the job ends, a
+run written on the host (a local output.uri) is copied back to output.uri
+here, unless --no-pull or --detach (then: jobrun pull). The exit status is
+the one jobrun local would have had.
 
 With --check, reports what jobs there would need instead: the host's
 architecture, its Docker Engine (and this user's permission on its socket),
-NVIDIA GPUs and free disk.
+NVIDIA GPUs and Docker's runtime for them, free disk, and whether logind
+would kill the agent at logout (KillUserProcesses=yes).
 
 An unknown host key is refused with its fingerprint unless
 --accept-new-host-key; a changed one is always refused.
@@ -92,9 +97,9 @@ Examples:
 			&cli.BoolFlag{Name: "check", Usage: "check the host's prerequisites instead of running a job"},
 			&cli.StringFlag{Name: "docker-socket", Value: remote.DefaultDockerSocket, Usage: "the Docker Engine's socket on the host"},
 			&cli.StringFlag{Name: "agent-binary", Usage: "a jobrun binary for the host's architecture (default: this one)"},
-			&cli.BoolFlag{Name: "forward-credentials", Usage: "give the job this machine's AWS credentials (default: the host's own)"},
-			&cli.StringFlag{Name: "on-interrupt", Value: "stop", Usage: "what Ctrl-C does without a terminal: stop | detach"},
-			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "start the job and return; follow it with jobrun logs -f"},
+			&cli.BoolFlag{Name: "forward-credentials", Usage: "use this machine's AWS credentials for the job's S3 access on the host, passed through the SSH channel (default: the host's own)"},
+			&cli.StringFlag{Name: "on-interrupt", Value: "stop", Usage: "what Ctrl-C or SIGTERM does without a terminal: stop | detach"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "start the job and return; follow it with jobrun logs -f, fetch its run with jobrun pull"},
 			&cli.BoolFlag{Name: "no-pull", Usage: "leave a run written on the host there (see jobrun pull)"},
 			cacheDirFlag, jsonFlag),
 		Action: func(c *cli.Context) error {

@@ -26,11 +26,13 @@ func stopCommand() *cli.Command {
 		Description: `Stops a job the way Ctrl-C stops jobrun local: the container gets SIGTERM,
 then SIGKILL after stopping.grace; the final checkpoint is synced and the
 outputs are collected and uploaded. With --force the container is killed
-at once (cleanup still runs). Waits until the job has ended unless
---no-wait.
+at once (cleanup still runs). Asking again does no harm. Waits until the
+job has ended, and prints how it ended, unless --no-wait. A remote job
+whose agent is gone (Lost) is an error.
 
-Without --host, stops a job run by jobrun local (or a remote agent) on
-this machine, found by its container's labels.
+Without --host, stops a job run by jobrun local or jobrun rerun (or a
+remote agent) on this machine, found by its container's labels: once its
+container exists, not while its inputs are being staged.
 
 Examples:
    jobrun stop iris-20261123-101500-ab12 --host gpu-box
