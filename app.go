@@ -48,6 +48,7 @@ func newApp(force <-chan struct{}) *cli.App {
    jobrun local train.yaml --set hyperparameters.lr=0.1
    jobrun validate train.yaml                   check a spec without running it
    jobrun render train.yaml ./opt-ml            write the /opt/ml tree a container would see
+   jobrun remote train.yaml --host gpu-box      run it on a GPU host over SSH, supervised there
    jobrun ls                                    list runs in ./runs`,
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,

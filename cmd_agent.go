@@ -162,7 +162,7 @@ func runAgent(c *cli.Context, d agent.Dir, force <-chan struct{}) (err error) {
 	opts := localOptions(req.Spec, eng, console, force, req.JobName)
 	opts.Stderr, opts.Diag = console, console
 	opts.AWS, opts.CacheDir, opts.LocalRuns = req.AWS, req.CacheDir, filepath.Join(req.CacheDir, agent.RunsDir)
-	opts.Overrides = req.Overrides
+	opts.Overrides, opts.RecordSpec = req.Overrides, req.ClientSpec
 	res, err = runner.Run(c.Context, opts)
 	return err
 }

@@ -92,11 +92,16 @@ func remoteLogs(c *cli.Context) error {
 	if _, err := h.Outcome(c.Context, job); err != nil {
 		return err
 	}
-	if _, err := h.Follow(c.Context, job, c.Int64("from"), !c.Bool("follow"), c.App.Writer, os.Stderr); err != nil || !c.Bool("follow") {
+	if !c.Bool("follow") {
+		_, err := h.Follow(c.Context, job, c.Int64("from"), true, c.App.Writer, os.Stderr)
 		return err
 	}
+	err = followToEnd(c.Context, h, job, c.Int64("from"), c.App.Writer)
 	if c.Context.Err() != nil {
 		return nil // Ctrl-C ends following; the job goes on
+	}
+	if err != nil {
+		return err
 	}
 	o, err := h.Outcome(c.Context, job)
 	if err != nil || o == nil {

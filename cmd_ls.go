@@ -128,16 +128,16 @@ func listHost(c *cli.Context) error {
 		}
 		return nil
 	}
-	now := time.Now()
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATUS\tCREATED\tDURATION\tEXIT\tFAILURE")
 	for _, j := range jobs {
-		exit, end := "-", now
+		exit := "-"
 		if j.ExitCode != nil {
-			exit, end = strconv.Itoa(*j.ExitCode), j.FinishedAt
+			exit = strconv.Itoa(*j.ExitCode)
 		}
+		// Durations come from the host, in its clock.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.JobName, j.Status, j.CreatedAt.Local().Format("2006-01-02 15:04:05"),
-			end.Sub(j.CreatedAt).Round(time.Second), exit, oneLine(j.FailureReason, 60))
+			time.Duration(j.DurationSec*float64(time.Second)).Round(time.Second), exit, oneLine(j.FailureReason, 60))
 	}
 	return tw.Flush()
 }

@@ -123,7 +123,7 @@ func runCheck(c *cli.Context) error {
 		return fmt.Errorf("connecting to %s: %w", c.String("host"), err)
 	}
 	defer conn.Close()
-	return printChecks(c, remote.CheckHost(c.Context, conn, c.String("docker-socket")))
+	return printChecks(c, remote.CheckHost(c.Context, conn, c.String("docker-socket"), c.String("remote-dir")))
 }
 
 func runRemote(c *cli.Context, force <-chan struct{}) error {
@@ -206,7 +206,7 @@ func attach(c *cli.Context, h *remote.Host, job *remote.Job, out io.Writer, forc
 	defer cancel()
 	pw := &pausableWriter{w: out}
 	done := make(chan error, 1)
-	go func() { done <- followToEnd(fctx, h, job.Name, pw) }()
+	go func() { done <- followToEnd(fctx, h, job.Name, 0, pw) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -245,13 +245,17 @@ func attach(c *cli.Context, h *remote.Host, job *remote.Job, out io.Writer, forc
 	// cancelled by the next Ctrl-C instead.
 	ctx, cancelEnd := context.WithCancel(context.Background())
 	defer cancelEnd()
-	go func() {
-		select {
-		case <-force:
-			cancelEnd()
-		case <-ctx.Done():
-		}
-	}()
+	select {
+	case <-force: // the Ctrl-C that killed the job must not cancel its pull too
+	default:
+		go func() {
+			select {
+			case <-force:
+				cancelEnd()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	o, err := h.Outcome(ctx, job.Name)
 	if err != nil {
 		return err
@@ -272,8 +276,7 @@ func attach(c *cli.Context, h *remote.Host, job *remote.Job, out io.Writer, forc
 // followToEnd follows the job's log until the job has an outcome: a
 // follower that ended early (sshd hung it up) is started again where the
 // last one stopped.
-func followToEnd(ctx context.Context, h *remote.Host, job string, w io.Writer) error {
-	var off int64
+func followToEnd(ctx context.Context, h *remote.Host, job string, off int64, w io.Writer) error {
 	for {
 		n, err := h.Follow(ctx, job, off, false, w, os.Stderr)
 		if err != nil || ctx.Err() != nil {

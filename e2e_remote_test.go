@@ -457,3 +457,45 @@ func TestRemoteInterruptDetaches(t *testing.T) {
 	}
 	h.waitForAgents(10 * time.Second)
 }
+
+// TestRemoteKillAndPulledRecord: stop --force kills the container at once,
+// and the pulled run records the spec as written on this machine (its
+// paths, not the host's), so it reads as a run made here.
+func TestRemoteKillAndPulledRecord(t *testing.T) {
+	h := newRemoteHost(t)
+	j := newJob(t, "hyperparameters: {epochs: 200, sleep: 0.5, ignore_sigterm: true}\nstopping: {grace: 60s}\n")
+	code, stdout, stderr := h.run(j, nil, "remote", "train.yaml", "--name", j.name, "--detach")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	logs, out, _ := h.command(j, nil, "logs", "-f", j.name)
+	if err := logs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, out, "epoch=1 ")
+	start := time.Now()
+	if code, stdout, stderr = h.run(j, nil, "stop", "--force", j.name); code != 0 {
+		t.Errorf("stop --force: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("stop --force took %s: the container waited for its grace period", d)
+	}
+	logs.Wait()
+	if code, stdout, stderr = h.run(j, nil, "pull", j.name); code != 0 {
+		t.Fatalf("pull: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	rec := j.record()
+	var sp struct {
+		File   string
+		Output struct{ URI string }
+		Inputs []struct{ URI string }
+	}
+	if err := json.Unmarshal(rec.Spec, &sp); err != nil {
+		t.Fatal(err)
+	}
+	if sp.File != filepath.Join(j.dir, "train.yaml") || sp.Output.URI != filepath.Join(j.dir, "runs") ||
+		len(sp.Inputs) != 1 || sp.Inputs[0].URI != filepath.Join(j.dir, "data", "train") {
+		t.Errorf("recorded spec: %+v", sp)
+	}
+	h.waitForAgents(10 * time.Second)
+}

@@ -107,7 +107,7 @@ func (r *objectReader) get() error {
 		}
 		in.Range = aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-" + last)
 	}
-	out, err := r.s.S3.GetObject(r.ctx, in, r.s.s3Opts)
+	out, err := r.s.S3.GetObject(r.ctx, in, r.s.s3Opts, skipResponseChecksum)
 	uri := s3uri.Format(r.o.Bucket, r.o.Key)
 	if err != nil {
 		return explain(err, uri)
@@ -118,6 +118,13 @@ func (r *objectReader) get() error {
 	}
 	if r.end < 0 {
 		r.end = r.off + aws.ToInt64(out.ContentLength)
+	}
+	if cl := out.ContentLength; r.o.ETag != "" && cl != nil && *cl >= 0 && *cl != r.end-r.off {
+		// net/http delivers exactly Content-Length bytes or fails, so this
+		// checks the whole stream's length against the pinned size.
+		out.Body.Close()
+		return explain(fmt.Errorf("%w: %d bytes sent for the %d asked for at offset %d (size pinned as %d)",
+			ErrObjectChanged, *cl, r.end-r.off, r.off, r.o.Size), uri)
 	}
 	r.body = out.Body
 	return nil

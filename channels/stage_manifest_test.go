@@ -206,6 +206,18 @@ func TestOpenAndFetch(t *testing.T) {
 		t.Errorf("Open after Fetch: %d bytes, %d GETs", len(b), e.s3.gets.Load()-gets)
 	}
 
+	// The ETag matches but the pinned size does not (what a stream that
+	// is longer or shorter than the pinned object looks like): Open fails
+	// before delivering a byte, rather than relying on a checksum.
+	for _, size := range []int64{o.Size - 1, o.Size + 1} {
+		bad := o
+		bad.Size = size
+		_, err = (&Stager{S3: e.s3}).Open(context.Background(), bad)
+		if !errors.Is(err, ErrObjectChanged) {
+			t.Errorf("Open with size %d pinned for %d bytes: %v", size, o.Size, err)
+		}
+	}
+
 	// A changed object: Open fails with ErrObjectChanged.
 	e.put(t, "o/big", []byte("changed"))
 	_, err = (&Stager{S3: e.s3}).Open(context.Background(), o)

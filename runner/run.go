@@ -43,6 +43,11 @@ type Options struct {
 	// LocalRuns is where runs with an S3 output are staged before they are
 	// pushed (and kept when a push fails).
 	LocalRuns string
+	// RecordSpec is the spec job.json records, when it is not Spec: a
+	// remote job runs a copy whose local paths point at the host's, and
+	// records the spec as its user wrote it (so a pulled run reads, and
+	// reruns, as one made here).
+	RecordSpec *spec.Spec
 }
 
 // Result is how a run ended.
@@ -118,7 +123,11 @@ func (r *run) prepareDir(ctx context.Context) error {
 }
 
 func (r *run) newRecord() *artifacts.Record {
-	specJSON, _ := json.Marshal(r.spec)
+	recorded := r.spec
+	if r.RecordSpec != nil {
+		recorded = r.RecordSpec
+	}
+	specJSON, _ := json.Marshal(recorded)
 	return &artifacts.Record{
 		JobName: r.JobName, Status: artifacts.StatusInProgress,
 		JobrunVersion: r.Version, Engine: r.EngineName, Image: r.imageRef(), CreatedAt: time.Now().UTC(),

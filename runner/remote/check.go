@@ -38,13 +38,13 @@ type Check struct {
 // (the agent is this same binary), the Docker Engine through its socket
 // (reachable, the API version, this user's permission), GPUs and their
 // runtime, and free disk in the home directory.
-func CheckHost(ctx context.Context, conn *sshconn.Conn, dockerSocket string) []Check {
+func CheckHost(ctx context.Context, conn *sshconn.Conn, dockerSocket, root string) []Check {
 	docker, info := checkDocker(ctx, conn, dockerSocket)
 	return []Check{
 		checkArch(ctx, conn),
 		docker,
 		checkGPUs(ctx, conn.Output, info),
-		checkDisk(ctx, conn),
+		checkDisk(ctx, conn, root),
 		checkLogind(ctx, conn),
 	}
 }
@@ -156,8 +156,16 @@ func checkLogind(ctx context.Context, conn *sshconn.Conn) Check {
 	return Check{"agent", true, "runs detached with setsid; logind keeps it after logout (KillUserProcesses is not yes)"}
 }
 
-func checkDisk(ctx context.Context, conn *sshconn.Conn) Check {
-	out, err := conn.Output(ctx, `df -Pk "$HOME" | tail -n 1`)
+func checkDisk(ctx context.Context, conn *sshconn.Conn, root string) Check {
+	if root == "" {
+		root = DefaultRoot
+	}
+	// The root may not exist yet: measure its nearest existing folder.
+	dir := sshconn.Quote(root)
+	if root == "~" || strings.HasPrefix(root, "~/") {
+		dir = `"$HOME"` + sshconn.Quote(root[1:])
+	}
+	out, err := conn.Output(ctx, `d=`+dir+`; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; df -Pk "$d" | tail -n 1`)
 	if err != nil {
 		return Check{"disk", false, err.Error()}
 	}
@@ -170,6 +178,6 @@ func checkDisk(ctx context.Context, conn *sshconn.Conn) Check {
 		return Check{"disk", false, fmt.Sprintf("cannot read df's output %q", out)}
 	}
 	free := kib << 10
-	detail := fmt.Sprintf("%.1f GiB free in the home directory (cache and runs)", float64(free)/(1<<30))
+	detail := fmt.Sprintf("%.1f GiB free for %s (cache, uploads and runs)", float64(free)/(1<<30), root)
 	return Check{"disk", free >= minFreeDisk, detail}
 }

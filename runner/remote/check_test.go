@@ -46,7 +46,7 @@ func byName(checks []Check) map[string]Check {
 
 func TestCheckHost(t *testing.T) {
 	conn := dialTest(t)
-	checks := byName(CheckHost(context.Background(), conn, DefaultDockerSocket))
+	checks := byName(CheckHost(context.Background(), conn, DefaultDockerSocket, ""))
 	if c := checks["arch"]; !c.OK || c.Detail != runtime.GOARCH {
 		t.Errorf("arch = %+v", c)
 	}
@@ -66,7 +66,7 @@ func TestCheckHost(t *testing.T) {
 
 func TestCheckHostWithoutDocker(t *testing.T) {
 	conn := dialTest(t)
-	checks := byName(CheckHost(context.Background(), conn, "/nonexistent/docker.sock"))
+	checks := byName(CheckHost(context.Background(), conn, "/nonexistent/docker.sock", ""))
 	if c := checks["docker"]; c.OK || !strings.Contains(c.Detail, "cannot reach the Docker Engine at /nonexistent/docker.sock") {
 		t.Errorf("docker = %+v", c)
 	}

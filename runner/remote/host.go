@@ -292,7 +292,7 @@ func (h *Host) Stop(ctx context.Context, job string, force bool) (bool, error) {
 	var st agent.Status
 	args := []string{"stop", h.JobDir(job)}
 	if force {
-		args = append(args, "--force")
+		args = []string{"stop", "--force", h.JobDir(job)} // flags first: agent arguments are not reordered
 	}
 	if err := h.agentJSON(ctx, &st, args...); err != nil {
 		return false, err

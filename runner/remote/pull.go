@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,15 +21,19 @@ import (
 // dest/<job>. It is written to a temporary folder next to it and renamed
 // when complete, so an interrupted pull leaves no half run behind.
 func (h *Host) Pull(ctx context.Context, job, dest string) (string, error) {
-	o, err := h.Outcome(ctx, job)
+	st, err := h.Status(ctx, job)
 	if err != nil {
 		return "", err
 	}
-	if o == nil {
+	if st.Outcome == nil && st.State == agent.StatusLost {
+		return "", fmt.Errorf("%s is %s on %s: its agent ended without recording how the job ended, so there is no complete run to pull "+
+			"(see %s on the host)", job, st.State, h.Target, path.Join(h.JobDir(job), agent.AgentLog))
+	}
+	if st.Outcome == nil {
 		return "", fmt.Errorf("%s is still running on %s: pull it when it has ended (jobrun logs -f %s --host %s)",
 			job, h.Target, job, h.Target)
 	}
-	return h.PullRun(ctx, o, dest)
+	return h.PullRun(ctx, st.Outcome, dest)
 }
 
 // PullRun is Pull for a job whose outcome the caller has already read.
@@ -67,6 +72,9 @@ func (h *Host) PullRun(ctx context.Context, o *agent.Outcome, dest string) (stri
 	}
 	if err != nil {
 		return "", fmt.Errorf("pulling %s from %s: %w", job, h.Target, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700, not a run directory's
+		return "", err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return "", err

@@ -109,7 +109,7 @@ func (h *Host) Submit(ctx context.Context, s Submission) (_ *Job, err error) {
 	}
 	host, _ := os.Hostname()
 	req := &agent.Request{
-		JobName: s.JobName, Spec: &sp, SpecSource: s.Spec.Source, Overrides: s.Overrides,
+		JobName: s.JobName, Spec: &sp, ClientSpec: s.Spec, SpecSource: s.Spec.Source, Overrides: s.Overrides,
 		AWS: s.AWS, Env: map[string]string{}, ForwardCredentials: s.ForwardCredentials,
 		DockerSocket: s.DockerSocket, CacheDir: h.Root, Client: host, Version: s.Version,
 		SubmittedAt: time.Now().UTC(),

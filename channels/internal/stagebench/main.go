@@ -11,6 +11,8 @@
 //	                                       mode reads a channel (no cache)
 //
 // AWS settings come from the environment (AWS_ENDPOINT_URL_S3, ...).
+// STAGEBENCH_CPUPROFILE=FILE writes a CPU profile of the command (go tool
+// pprof FILE).
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -31,10 +34,28 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := profiled(os.Getenv("STAGEBENCH_CPUPROFILE"), func() error { return run(os.Args[1:]) })
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "stagebench:", err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs f, writing a CPU profile to path when it is not "".
+func profiled(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return f()
 }
 
 func run(args []string) error {

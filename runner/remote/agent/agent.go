@@ -59,8 +59,10 @@ const (
 // Request is what the client asks the agent to run.
 type Request struct {
 	JobName string `json:"job_name"`
-	// Spec is the resolved spec, its paths rewritten to the host's.
-	Spec *spec.Spec `json:"spec"`
+	// Spec is the resolved spec, its paths rewritten to the host's;
+	// ClientSpec the same spec as the client resolved it, for the record.
+	Spec       *spec.Spec `json:"spec"`
+	ClientSpec *spec.Spec `json:"client_spec,omitempty"`
 	// Webhook is Spec.Notify's webhook: Spec marshals it masked.
 	Webhook    string                  `json:"webhook,omitempty"`
 	SpecSource string                  `json:"spec_source,omitempty"`

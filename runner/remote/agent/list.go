@@ -14,6 +14,7 @@ type Summary struct {
 	Status        string    `json:"status"`
 	CreatedAt     time.Time `json:"created_at"`
 	FinishedAt    time.Time `json:"finished_at,omitzero"`
+	DurationSec   float64   `json:"duration_seconds"`
 	ExitCode      *int      `json:"exit_code"`
 	FailureReason string    `json:"failure_reason,omitempty"`
 }
@@ -45,6 +46,11 @@ func List(root string) ([]Summary, error) {
 			code := o.ExitCode
 			s.ExitCode = &code
 		}
+		end := time.Now()
+		if !s.FinishedAt.IsZero() {
+			end = s.FinishedAt
+		}
+		s.DurationSec = end.Sub(s.CreatedAt).Seconds()
 		out = append(out, s)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })

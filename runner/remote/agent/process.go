@@ -52,6 +52,7 @@ func Start(d Dir, self string, stdin io.Reader) (int, error) {
 	if _, err := os.Stat(d.Path(RequestFile)); err == nil {
 		return 0, fmt.Errorf("job directory %s already holds a job", d)
 	}
+	env.Request.SubmittedAt = time.Now().UTC() // the host's clock, as the outcome's
 	if err := d.WriteRequest(env.Request); err != nil {
 		return 0, fmt.Errorf("writing the job request: %w", err)
 	}
