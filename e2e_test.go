@@ -241,17 +241,23 @@ func TestLocalInterrupt(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
 		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(j.read("logs/algo-1.log"), "SIGTERM received") {
-		t.Errorf("the container was not stopped gracefully")
-	}
-	if rec := j.record(); rec.Status != artifacts.StatusStopped {
-		t.Errorf("status = %s", rec.Status)
-	}
+	assertStoppedGracefully(t, j)
 	if _, err := os.Stat(filepath.Join(j.runDir(), "model")); err != nil {
 		t.Errorf("outputs not kept: %v", err)
 	}
 	if !strings.Contains(j.read("logs/algo-1.log"), "epoch=1 loss=") {
 		t.Errorf("log not kept")
+	}
+}
+
+// assertStoppedGracefully checks the run of a job stopped as on Ctrl-C.
+func assertStoppedGracefully(t *testing.T, j *job) {
+	t.Helper()
+	if !strings.Contains(j.read("logs/algo-1.log"), "SIGTERM received") {
+		t.Errorf("the container was not stopped gracefully")
+	}
+	if rec := j.record(); rec.Status != artifacts.StatusStopped {
+		t.Errorf("status = %s", rec.Status)
 	}
 }
 
@@ -273,12 +279,7 @@ func TestStopLocalJob(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
 		t.Fatalf("exit %d, want 130; stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(j.read("logs/algo-1.log"), "SIGTERM received") {
-		t.Errorf("the container was not stopped gracefully")
-	}
-	if rec := j.record(); rec.Status != artifacts.StatusStopped {
-		t.Errorf("status = %s", rec.Status)
-	}
+	assertStoppedGracefully(t, j)
 	out, err := exec.Command(jobrunBinary(t), "stop", "no-such-job").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "not running") {
 		t.Errorf("stopping a job that does not run: %v\n%s", err, out)

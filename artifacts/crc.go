@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+
+	"github.com/jobrun/jobrun/internal/ctxio"
 )
 
 // CRC-32C (Castagnoli) is the checksum jobrun asks S3 to keep: hardware
@@ -30,7 +32,7 @@ func encodeCRC(c uint32) string {
 // sectionCRC reads n bytes of r from off and returns their CRC-32C.
 func sectionCRC(ctx context.Context, r io.ReaderAt, off, n int64) (uint32, error) {
 	h := crc32.New(castagnoli)
-	got, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(r, off, n)})
+	got, err := io.Copy(h, ctxio.Reader(ctx, io.NewSectionReader(r, off, n)))
 	if err != nil {
 		return 0, err
 	}

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jobrun/jobrun/internal/ctxio"
 )
 
 // LocalStore keeps objects as files below a folder. Files are written
@@ -161,7 +163,7 @@ func (l LocalStore) write(ctx context.Context, key string, r io.Reader, perm fs.
 		return Object{}, err
 	}
 	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, ctxReader{ctx, r})
+	n, err := io.Copy(tmp, ctxio.Reader(ctx, r))
 	if err == nil {
 		err = tmp.Chmod(perm)
 	}
@@ -197,17 +199,4 @@ func (l LocalStore) Delete(_ context.Context, key string) error {
 		return err
 	}
 	return nil
-}
-
-// ctxReader stops a copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

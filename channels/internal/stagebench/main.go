@@ -83,6 +83,7 @@ func stage(args []string) error {
 	cacheDir := fs.String("cache", "", "cache directory (required)")
 	work := fs.String("work", "", "work directory, on the cache's file system (required)")
 	conc := fs.Int("concurrency", 0, "GETs in flight (0: the default)")
+	part := fs.Int64("part-size", 0, "bytes per ranged GET of a big object (0: the default)")
 	fs.Parse(args)
 	if fs.NArg() != 1 || *cacheDir == "" || *work == "" {
 		return fmt.Errorf("usage: stagebench stage -cache DIR -work DIR s3://bucket/prefix/")
@@ -96,7 +97,7 @@ func stage(args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &channels.Stager{S3: client, Cache: c, Concurrency: *conc}
+	s := &channels.Stager{S3: client, Cache: c, Concurrency: *conc, PartSize: *part}
 	start := time.Now()
 	st, err := s.Stage(ctx, []spec.Input{input(fs.Arg(0), "file")}, *work)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jobrun/jobrun/internal/ctxio"
 )
 
 // hashFiles sets every file's Hash, from the cache where its identity is
@@ -84,7 +86,7 @@ func hashFile(ctx context.Context, p string, buf []byte) (string, fileID, error)
 		return "", fileID{}, err
 	}
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, f}, buf); err != nil {
+	if _, err := io.CopyBuffer(h, ctxio.Reader(ctx, f), buf); err != nil {
 		return "", fileID{}, fmt.Errorf("hashing %s: %w", p, err)
 	}
 	after, err := fstatID(f)
@@ -104,17 +106,4 @@ func fstatID(f *os.File) (fileID, error) {
 	}
 	id, _ := statID(fi)
 	return id, nil
-}
-
-// ctxReader stops a long read when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
