@@ -9,7 +9,7 @@ import "strings"
 var valueFlags = map[string]bool{
 	"name": true, "output": true, "o": true, "set": true, "env": true, "e": true,
 	"profile": true, "endpoint-url": true, "cache-dir": true, "compression": true, "host": true, "docker-socket": true,
-	"remote-dir": true, "agent-binary": true, "on-interrupt": true, "from": true,
+	"remote-dir": true, "agent-binary": true, "on-interrupt": true, "from": true, "older-than": true,
 }
 
 func reorderArgs(args []string) []string {

@@ -118,6 +118,17 @@ func agentCommand(force <-chan struct{}) *cli.Command {
 				}
 				return printJSON(c, list)
 			}},
+			{Name: "gc", ArgsUsage: "ROOT", Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "dry-run"}, &cli.DurationFlag{Name: "older-than"}, &cli.StringFlag{Name: "docker-socket"},
+			}, Action: func(c *cli.Context) error {
+				if c.NArg() != 1 || !filepath.IsAbs(c.Args().First()) {
+					return exitcode.Usagef("agent gc needs the absolute agent root")
+				}
+				if s := c.String("docker-socket"); s != "" {
+					os.Setenv("DOCKER_HOST", "unix://"+s)
+				}
+				return gcAgent(c, c.Args().First())
+			}},
 			{Name: "pack", ArgsUsage: "RUNDIR", Action: func(c *cli.Context) error {
 				return artifacts.WriteTar(c.Args().First(), c.App.Writer, nil)
 			}},

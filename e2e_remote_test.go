@@ -222,6 +222,17 @@ func TestRemoteShipsImageAndUploadsOnce(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "epoch=2") {
 		t.Errorf("logs --host: exit %d\n%s", code, stdout)
 	}
+	// gc --host removes the ended jobs' directories, keeps their runs.
+	code, stdout, stderr = h.run(j, nil, "gc", "--older-than", "0s", "--docker-socket", engine.Socket)
+	if code != 0 || strings.Count(stdout, "removed jobdir") != 2 {
+		t.Errorf("gc --host: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if jobs, _ := os.ReadDir(filepath.Join(h.root, "jobs")); len(jobs) != 0 {
+		t.Errorf("job directories left: %v", jobs)
+	}
+	if runs, _ := os.ReadDir(filepath.Join(h.root, "runs")); len(runs) != 2 {
+		t.Errorf("gc touched the runs: %v", runs)
+	}
 }
 
 // TestRemoteSurvivesLinkCut cuts the network between client and host for

@@ -250,6 +250,11 @@ func (h *Host) agentRun(ctx context.Context, stdin io.Reader, stdout io.Writer, 
 	return nil
 }
 
+// AgentRun runs an agent command with its output going to stdout.
+func (h *Host) AgentRun(ctx context.Context, stdout io.Writer, args ...string) error {
+	return h.agentRun(ctx, nil, stdout, args...)
+}
+
 // agentJSON runs an agent command and decodes its JSON output into v.
 func (h *Host) agentJSON(ctx context.Context, v any, args ...string) error {
 	var out bytes.Buffer
