@@ -20,20 +20,28 @@ import (
 
 // Download tuning defaults.
 const (
-	// DefaultConcurrency is the number of GET requests in flight. Many
-	// small objects need many at once to hide each request's latency; 64
-	// matches s5cmd's best setting for them here, and big objects'
-	// parts share the same slots.
+	// DefaultConcurrency is the number of GETs of whole objects in flight.
+	// Many small objects need many at once to hide each request's
+	// latency; 64 matches s5cmd's best setting for them here.
 	DefaultConcurrency = 64
+	// DefaultPartConcurrency is the number of ranged GETs of big objects'
+	// parts in flight, beside those. A few streams already fill the link;
+	// more only cost CPU: with 64 instead of 16, staging 2 × 1 GiB from a
+	// local server took 1.4 instead of 1.1 CPU-seconds (scheduling, and the
+	// writers queueing on the file's lock).
+	DefaultPartConcurrency = 16
 	// DefaultPartSize is the size of one ranged GET of a big object.
 	DefaultPartSize int64 = 16 << 20
 	// DefaultMultipartThreshold is the size from which an object is
 	// fetched as parallel ranged GETs.
 	DefaultMultipartThreshold int64 = 64 << 20
 
-	// dlBufSize is each worker's copy buffer: memory is bounded by
-	// Concurrency × dlBufSize, whatever the objects' sizes.
-	dlBufSize = 256 << 10
+	// dlBufSize is each whole-object worker's copy buffer, partBufSize
+	// each part worker's (bigger: fewer, larger reads and writes): memory
+	// is bounded by Concurrency × dlBufSize + PartConcurrency ×
+	// partBufSize, whatever the objects' sizes.
+	dlBufSize   = 256 << 10
+	partBufSize = 1 << 20
 	// maxStreamRetries bounds how often one ranged read is resumed after
 	// its stream broke without progress in between (the SDK's retryer
 	// only covers the request, not the body).
@@ -79,19 +87,16 @@ func (s *Stager) fetchAll(ctx context.Context, src objectSource, dir string, pro
 	defer cancel(nil)
 	t := &transfer{s: s, ctx: ctx, cancel: cancel, prog: prog, dirs: dirMaker{root: dir, modes: &s.dirModes}}
 	jobs := make(chan fetchJob, s.concurrency())
+	parts := make(chan fetchJob, s.partConcurrency())
 	var wg sync.WaitGroup
-	for range s.concurrency() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t.work(jobs)
-		}()
-	}
-	err := src(func(o Object) bool { return t.dispatch(o, jobs) })
+	t.start(&wg, jobs, s.concurrency(), dlBufSize)
+	t.start(&wg, parts, s.partConcurrency(), partBufSize)
+	err := src(func(o Object) bool { return t.dispatch(o, jobs, parts) })
 	if err != nil {
 		t.fail(Object{}, err)
 	}
 	close(jobs)
+	close(parts)
 	wg.Wait()
 	if t.err != nil {
 		return t.err
@@ -99,10 +104,22 @@ func (s *Stager) fetchAll(ctx context.Context, src objectSource, dir string, pro
 	return context.Cause(ctx) // the caller's cancellation, if any
 }
 
+// start runs n workers taking jobs, each with a copy buffer of bufSize.
+func (t *transfer) start(wg *sync.WaitGroup, jobs <-chan fetchJob, n, bufSize int) {
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.work(jobs, make([]byte, bufSize))
+		}()
+	}
+}
+
 // dispatch turns an object into jobs: a big object not in the cache
-// becomes one job per part, sharing a preallocated file. It returns false
-// to stop the source once the transfer has failed or was cancelled.
-func (t *transfer) dispatch(o Object, jobs chan<- fetchJob) bool {
+// becomes one job per part, sharing a preallocated file, queued for the
+// part workers. It returns false to stop the source once the transfer has
+// failed or was cancelled.
+func (t *transfer) dispatch(o Object, jobs, parts chan<- fetchJob) bool {
 	if t.ctx.Err() != nil {
 		return false
 	}
@@ -123,7 +140,7 @@ func (t *transfer) dispatch(o Object, jobs chan<- fetchJob) bool {
 		t.fail(o, err)
 		return false
 	}
-	t.sendParts(obj, jobs)
+	t.sendParts(obj, parts)
 	return true
 }
 
@@ -173,8 +190,7 @@ func (t *transfer) sendParts(obj *fetchObj, jobs chan<- fetchJob) {
 	}
 }
 
-func (t *transfer) work(jobs <-chan fetchJob) {
-	buf := make([]byte, dlBufSize)
+func (t *transfer) work(jobs <-chan fetchJob, buf []byte) {
 	for j := range jobs {
 		if j.part {
 			t.doPart(j, buf)

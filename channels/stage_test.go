@@ -256,7 +256,7 @@ func TestStageCancel(t *testing.T) {
 		}
 	})
 	s := e.stager()
-	s.MultipartThreshold, s.PartSize, s.Concurrency = 8<<20, 4<<20, 4
+	s.MultipartThreshold, s.PartSize, s.Concurrency, s.PartConcurrency = 8<<20, 4<<20, 4, 4
 	work := e.workDir(t)
 	_, err := s.Stage(ctx, []spec.Input{input("train", "s3://data/c/")}, work)
 	if !errors.Is(err, context.Canceled) {
@@ -289,7 +289,7 @@ func TestStageServerKilled(t *testing.T) {
 		}
 	})
 	s := e.stager()
-	s.MultipartThreshold, s.PartSize, s.Concurrency = 8<<20, 4<<20, 2
+	s.MultipartThreshold, s.PartSize, s.Concurrency, s.PartConcurrency = 8<<20, 4<<20, 2, 2
 	work := e.workDir(t)
 	start := time.Now()
 	_, err := s.Stage(context.Background(), []spec.Input{input("train", "s3://data/k/")}, work)

@@ -35,9 +35,12 @@ type Stager struct {
 	// Cache holds downloaded objects between runs; nil downloads every
 	// object into the channel directory each time.
 	Cache *Cache
-	// Concurrency is the number of GETs (and HEADs) in flight; 0 means
-	// DefaultConcurrency.
+	// Concurrency is the number of GETs of whole objects (and HEADs) in
+	// flight; 0 means DefaultConcurrency.
 	Concurrency int
+	// PartConcurrency is the number of ranged GETs of big objects' parts
+	// in flight, beside Concurrency; 0 means DefaultPartConcurrency.
+	PartConcurrency int
 	// PartSize and MultipartThreshold shape big downloads: objects of at
 	// least MultipartThreshold bytes are fetched as parallel ranged GETs of
 	// PartSize bytes. 0 means the defaults.
@@ -326,6 +329,13 @@ func (s *Stager) concurrency() int {
 	return DefaultConcurrency
 }
 
+func (s *Stager) partConcurrency() int {
+	if s.PartConcurrency > 0 {
+		return s.PartConcurrency
+	}
+	return DefaultPartConcurrency
+}
+
 func (s *Stager) partSize() int64 {
 	if s.PartSize > 0 {
 		return s.PartSize
@@ -352,8 +362,9 @@ func (s *Stager) inCache(o Object) bool {
 // s3Opts adjusts every S3 call. The SDK's default HTTP transport keeps
 // only 10 idle connections per host, so with 64 GETs in flight most
 // connections would be closed after one request and re-dialled for the
-// next: the transport is copied once with room for Concurrency idle
-// connections, every other setting (proxy, TLS, timeouts) kept. And the
+// next: the transport is copied once with room for Concurrency +
+// PartConcurrency idle connections, every other setting (proxy, TLS,
+// timeouts) kept. And the
 // SDK logs a line to stderr for every response it cannot checksum, which
 // is every ranged GET: that log is turned off.
 func (s *Stager) s3Opts(o *s3.Options) {
@@ -363,7 +374,7 @@ func (s *Stager) s3Opts(o *s3.Options) {
 		if !ok {
 			return
 		}
-		n := s.concurrency()
+		n := s.concurrency() + s.partConcurrency()
 		s.http = b.WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, n)
 			tr.MaxIdleConns = max(tr.MaxIdleConns, n)
