@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,6 +52,7 @@ const (
 	blobsDir   = "blobs" // blobs/<2 hex>/<64 hex>
 	tempPrefix = ".tmp-" // blobs/<2 hex>/.tmp-*: blobs being written
 	workDir    = "work"  // per-run staging roots from NewWorkDir
+	listsDir   = "lists" // lists/<64 hex>: split keys of a prefix's last listing
 )
 
 // staleTemp is how long a temp blob may go unwritten before eviction
@@ -316,5 +318,52 @@ func (c *Cache) sweepWork() {
 			continue
 		}
 		_ = os.RemoveAll(filepath.Join(c.dir, workDir, e.Name()))
+	}
+}
+
+// splitsPath is where the split keys of the last listing of bucket/prefix
+// are kept.
+func (c *Cache) splitsPath(bucket, prefix string) string {
+	h := sha256.New()
+	for _, f := range []string{"v1", bucket, prefix} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return filepath.Join(c.dir, listsDir, hex.EncodeToString(h.Sum(nil)))
+}
+
+// splits returns the keys that split the last complete listing of
+// bucket/prefix into pages (none if there is no such listing or its file
+// is unreadable). They only decide how a listing is parallelised, never
+// what it holds (see splitListing), so a stale or damaged file costs time,
+// not correctness.
+func (c *Cache) splits(bucket, prefix string) []string {
+	b, err := os.ReadFile(c.splitsPath(bucket, prefix))
+	if err != nil {
+		return nil
+	}
+	var keys []string
+	if json.Unmarshal(b, &keys) != nil {
+		return nil
+	}
+	return keys
+}
+
+// saveSplits keeps the split keys of a complete listing for the next
+// one (none: the listing fit one page, and the file is removed). It is
+// best effort: a failure only makes the next listing sequential.
+func (c *Cache) saveSplits(bucket, prefix string, keys []string) {
+	p := c.splitsPath(bucket, prefix)
+	if len(keys) == 0 {
+		_ = os.Remove(p)
+		return
+	}
+	b, err := json.Marshal(keys)
+	if err != nil || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	tmp := p + tempPrefix + randomSuffix()
+	if os.WriteFile(tmp, b, 0o644) != nil || os.Rename(tmp, p) != nil {
+		_ = os.Remove(tmp)
 	}
 }

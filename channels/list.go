@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // S3API is the part of the S3 client staging uses; *s3.Client implements
@@ -63,7 +64,7 @@ type prefixLister struct {
 func (s *Stager) newPrefixLister(ctx context.Context, bucket, prefix string, host, hosts int) (*prefixLister, error) {
 	l := &prefixLister{s: s, bucket: bucket, prefix: prefix, host: host, hosts: hosts}
 	l.pages = s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{
-		Bucket: aws.String(bucket), Prefix: aws.String(prefix),
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix), MaxKeys: maxKeys(s.listPage),
 	})
 	first, err := l.pages.NextPage(ctx, s.s3Opts)
 	if err != nil {
@@ -86,43 +87,40 @@ func (l *prefixLister) empty() bool {
 // stream yields this host's objects of every page, in key order,
 // skipping folder markers (keys ending in '/'), with Rel relative to
 // prefixBase. It fails on a key that cannot be a path in the channel
-// directory.
+// directory. With a cache that kept split keys from an earlier listing of
+// the prefix, the key space is listed as several ranges at once (see
+// splitListing); either way the keys of this listing that split it into
+// pages are kept for the next one.
 func (l *prefixLister) stream(ctx context.Context) objectSource {
 	return func(yield func(Object) bool) error {
-		page := l.first
-		for {
-			if ok, err := l.yieldPage(page, yield); !ok || err != nil {
-				return err
-			}
-			if !l.pages.HasMorePages() {
-				return nil
-			}
-			var err error
-			if page, err = l.pages.NextPage(ctx, l.s.s3Opts); err != nil {
-				return explain(err, s3uri.Format(l.bucket, l.prefix))
-			}
+		sp := l.s.splitListing(ctx, l)
+		defer sp.stop()
+		rec := splitRecorder{every: l.s.listPageSize()}
+		complete, err := sp.each(ctx, func(c types.Object) (bool, error) {
+			rec.add(aws.ToString(c.Key))
+			return l.yieldObject(c, yield)
+		})
+		if err == nil && complete && l.s.Cache != nil {
+			l.s.Cache.saveSplits(l.bucket, l.prefix, rec.keys)
 		}
+		return err
 	}
 }
 
-func (l *prefixLister) yieldPage(page *s3.ListObjectsV2Output, yield func(Object) bool) (bool, error) {
-	base := prefixBase(l.prefix)
-	for _, c := range page.Contents {
-		key := aws.ToString(c.Key)
-		if strings.HasSuffix(key, "/") {
-			continue // a console "folder"; SageMaker skips these too
-		}
-		o := Object{Bucket: l.bucket, Key: key, ETag: trimETag(aws.ToString(c.ETag)),
-			Size: aws.ToInt64(c.Size), Rel: key[len(base):]}
-		if err := l.layout.add(o); err != nil {
-			return false, err
-		}
-		l.n++
-		if InShard(l.n-1, l.host, l.hosts) && !yield(o) {
-			return false, nil
-		}
+// yieldObject yields one listed object if it is this host's; false stops
+// the listing.
+func (l *prefixLister) yieldObject(c types.Object, yield func(Object) bool) (bool, error) {
+	key := aws.ToString(c.Key)
+	if strings.HasSuffix(key, "/") {
+		return true, nil // a console "folder"; SageMaker skips these too
 	}
-	return true, nil
+	o := Object{Bucket: l.bucket, Key: key, ETag: trimETag(aws.ToString(c.ETag)),
+		Size: aws.ToInt64(c.Size), Rel: key[len(prefixBase(l.prefix)):]}
+	if err := l.layout.add(o); err != nil {
+		return false, err
+	}
+	l.n++
+	return !InShard(l.n-1, l.host, l.hosts) || yield(o), nil
 }
 
 // all lists every object of this host.

@@ -53,6 +53,7 @@ type Stager struct {
 	// this is, for sharded_by_s3_key channels. Hosts 0 means 1.
 	Host, Hosts int
 
+	listPage   int32 // keys per ListObjectsV2 page; 0: the server's (1,000). Tests lower it.
 	httpOnce   sync.Once
 	http       aws.HTTPClient
 	downloaded atomic.Int64 // bytes added to the cache since the last eviction
@@ -334,6 +335,14 @@ func (s *Stager) partConcurrency() int {
 		return s.PartConcurrency
 	}
 	return DefaultPartConcurrency
+}
+
+// listPageSize is the keys per listing page.
+func (s *Stager) listPageSize() int {
+	if s.listPage > 0 {
+		return int(s.listPage)
+	}
+	return listPage
 }
 
 func (s *Stager) partSize() int64 {
