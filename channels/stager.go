@@ -43,7 +43,9 @@ type Stager struct {
 	PartConcurrency int
 	// PartSize and MultipartThreshold shape big downloads: objects of at
 	// least MultipartThreshold bytes are fetched as parallel ranged GETs of
-	// PartSize bytes. 0 means the defaults.
+	// PartSize bytes. 0 means the defaults: DefaultMultipartThreshold,
+	// and parts of a PartsPerObject-th of the object, at least
+	// DefaultPartSize.
 	PartSize           int64
 	MultipartThreshold int64
 	// Progress receives progress reports (a bar when it is a terminal,
@@ -345,11 +347,16 @@ func (s *Stager) listPageSize() int {
 	return listPage
 }
 
-func (s *Stager) partSize() int64 {
+// partSize is the size of the ranged GETs of an object of size bytes:
+// PartSize when set, else a PartsPerObject-th of the object (whole MiB),
+// at least DefaultPartSize.
+func (s *Stager) partSize(size int64) int64 {
 	if s.PartSize > 0 {
 		return s.PartSize
 	}
-	return DefaultPartSize
+	part := (size + PartsPerObject - 1) / PartsPerObject
+	part = (part + 1<<20 - 1) &^ (1<<20 - 1)
+	return max(part, DefaultPartSize)
 }
 
 func (s *Stager) multipartThreshold() int64 {

@@ -84,6 +84,8 @@ func stage(args []string) error {
 	work := fs.String("work", "", "work directory, on the cache's file system (required)")
 	conc := fs.Int("concurrency", 0, "GETs in flight (0: the default)")
 	part := fs.Int64("part-size", 0, "bytes per ranged GET of a big object (0: the default)")
+	threshold := fs.Int64("threshold", 0, "size from which objects are fetched in parts (0: the default)")
+	partConc := fs.Int("part-concurrency", 0, "ranged GETs of parts in flight (0: the default)")
 	fs.Parse(args)
 	if fs.NArg() != 1 || *cacheDir == "" || *work == "" {
 		return fmt.Errorf("usage: stagebench stage -cache DIR -work DIR s3://bucket/prefix/")
@@ -97,7 +99,8 @@ func stage(args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &channels.Stager{S3: client, Cache: c, Concurrency: *conc, PartSize: *part}
+	s := &channels.Stager{S3: client, Cache: c, Concurrency: *conc, PartSize: *part,
+		MultipartThreshold: *threshold, PartConcurrency: *partConc}
 	start := time.Now()
 	st, err := s.Stage(ctx, []spec.Input{input(fs.Arg(0), "file")}, *work)
 	if err != nil {
