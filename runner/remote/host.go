@@ -86,6 +86,10 @@ func (h *Host) JobDir(job string) string { return path.Join(h.Root, agent.JobsDi
 // the copy.
 func (h *Host) InstallAgent(ctx context.Context, binary string, log io.Writer) error {
 	if binary == "" {
+		if runtime.GOOS != "linux" {
+			return fmt.Errorf("this jobrun is built for %s; the agent on %s must be a Linux one: give a jobrun built for linux/%s "+
+				"with --agent-binary (GOOS=linux GOARCH=%s CGO_ENABLED=0 go build)", runtime.GOOS, h.Target, h.Arch, h.Arch)
+		}
 		if h.Arch != runtime.GOARCH {
 			return fmt.Errorf("%s is %s but this jobrun is %s: give a jobrun built for linux/%s with --agent-binary "+
 				"(GOOS=linux GOARCH=%s CGO_ENABLED=0 go build)", h.Target, h.Arch, runtime.GOARCH, h.Arch, h.Arch)
