@@ -111,13 +111,15 @@ func (s *Stager) fetchAll(ctx context.Context, src objectSource, dir string, pro
 	return context.Cause(ctx) // the caller's cancellation, if any
 }
 
-// start runs n workers taking jobs, each with a copy buffer of bufSize.
+// start runs n workers taking jobs, each with a copy buffer of bufSize
+// made on its first download: a channel without big objects never
+// allocates the part workers' buffers, and a warm rerun none at all.
 func (t *transfer) start(wg *sync.WaitGroup, jobs <-chan fetchJob, n, bufSize int) {
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.work(jobs, make([]byte, bufSize))
+			t.work(jobs, bufSize)
 		}()
 	}
 }
@@ -197,7 +199,8 @@ func (t *transfer) sendParts(obj *fetchObj, jobs chan<- fetchJob) {
 	}
 }
 
-func (t *transfer) work(jobs <-chan fetchJob, buf []byte) {
+func (t *transfer) work(jobs <-chan fetchJob, bufSize int) {
+	buf := &lazyBuf{size: bufSize}
 	for j := range jobs {
 		if j.part {
 			t.doPart(j, buf)
@@ -210,6 +213,19 @@ func (t *transfer) work(jobs <-chan fetchJob, buf []byte) {
 			t.fail(j.obj.o, err)
 		}
 	}
+}
+
+// lazyBuf is a worker's copy buffer, made when first needed.
+type lazyBuf struct {
+	size int
+	b    []byte
+}
+
+func (l *lazyBuf) get() []byte {
+	if l.b == nil {
+		l.b = make([]byte, l.size)
+	}
+	return l.b
 }
 
 // fail records the first error and stops the transfer.
@@ -229,25 +245,25 @@ func (t *transfer) fail(o Object, err error) {
 
 // doWhole fetches a whole object with one GET (resumed if it breaks), or
 // links it from the cache.
-func (t *transfer) doWhole(obj *fetchObj, buf []byte) error {
+func (t *transfer) doWhole(obj *fetchObj, buf *lazyBuf) error {
 	if done, err := t.fromCache(obj); done || err != nil {
 		return err
 	}
 	if err := t.openTarget(obj); err != nil {
 		return err
 	}
-	err := t.s.getRange(t.ctx, obj.o, obj.f, 0, obj.o.Size, false, buf, t.prog)
+	err := t.s.getRange(t.ctx, obj.o, obj.f, 0, obj.o.Size, false, buf.get(), t.prog)
 	return t.finish(obj, err)
 }
 
 // doPart fetches one part of a big object; the last part to end finishes
 // the object.
-func (t *transfer) doPart(j fetchJob, buf []byte) {
+func (t *transfer) doPart(j fetchJob, buf *lazyBuf) {
 	var err error
 	if t.ctx.Err() != nil || j.obj.bad.Load() {
 		err = context.Canceled
 	} else {
-		err = t.s.getRange(t.ctx, j.obj.o, j.obj.f, j.off, j.end, true, buf, t.prog)
+		err = t.s.getRange(t.ctx, j.obj.o, j.obj.f, j.off, j.end, true, buf.get(), t.prog)
 	}
 	if err != nil {
 		j.obj.bad.Store(true)
