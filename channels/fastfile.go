@@ -176,7 +176,7 @@ func mountFUSE(dir string, root fs.InodeEmbedder) (*fuse.Server, error) {
 			// DirectMount calls mount(2) itself (root); without the right,
 			// go-fuse falls back to the fusermount helper.
 			DirectMount:      true,
-			DirectMountFlags: syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV,
+			DirectMountFlags: directMountFlags,
 			AllowOther:       true,
 			Options:          []string{"ro", "default_permissions"},
 			FsName:           "jobrun",
@@ -247,7 +247,7 @@ func (ff *FastFile) unmount() error {
 	if err := ff.server.Unmount(); err == nil {
 		return nil
 	}
-	if err := syscall.Unmount(ff.dir, syscall.MNT_DETACH); err != nil {
+	if err := lazyUnmount(ff.dir); err != nil {
 		return fmt.Errorf("unmounting %s: %w", ff.dir, err)
 	}
 	return nil

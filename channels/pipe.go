@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"golang.org/x/sys/unix"
 )
 
 // Pipe serves one Pipe-mode channel: a FIFO per epoch in Dir, each
@@ -121,11 +120,6 @@ func AttributeBytes(raw []byte) []byte {
 
 const (
 	defaultSpoolMem = 4 << 20
-	// pipeBufSize is the kernel buffer jobrun asks for on each FIFO: Linux
-	// defaults to 64 KiB, and a bigger one lets S3 reads and the
-	// container's reads overlap. Unprivileged processes may go up to
-	// /proc/sys/fs/pipe-max-size (1 MiB by default).
-	pipeBufSize = 1 << 20
 )
 
 // FIFOPath is where epoch's FIFO of the channel lives under dir.
@@ -245,15 +239,6 @@ func openFIFOWriter(ctx context.Context, path string) (*os.File, error) {
 			r.f.Close()
 		}
 		return nil, ctx.Err()
-	}
-}
-
-// growPipe asks for a bigger kernel pipe buffer; failing is harmless.
-func growPipe(f *os.File) {
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) {
-			unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeBufSize)
-		})
 	}
 }
 

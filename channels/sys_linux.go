@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,4 +65,26 @@ func unnamedWorks(dir string) bool {
 	}
 	os.Remove(probe)
 	return true
+}
+
+// directMountFlags are FastFile's mount(2) flags: read-only, no setuid
+// programs, no devices.
+const directMountFlags = syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV
+
+// lazyUnmount detaches a mount even while it is busy.
+func lazyUnmount(dir string) error { return syscall.Unmount(dir, syscall.MNT_DETACH) }
+
+// pipeBufSize is the kernel buffer jobrun asks for on each FIFO: Linux
+// defaults to 64 KiB, and a bigger one lets S3 reads and the container's
+// reads overlap. Unprivileged processes may go up to
+// /proc/sys/fs/pipe-max-size (1 MiB by default).
+const pipeBufSize = 1 << 20
+
+// growPipe asks for a bigger kernel pipe buffer; failing is harmless.
+func growPipe(f *os.File) {
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) {
+			unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeBufSize)
+		})
+	}
 }

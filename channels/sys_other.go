@@ -20,3 +20,11 @@ func preallocate(f *os.File, size int64) error      { return f.Truncate(size) }
 func openUnnamed(dir string) (*os.File, error) { return nil, errors.ErrUnsupported }
 func linkUnnamed(f *os.File, dst string) error { return errors.ErrUnsupported }
 func unnamedWorks(string) bool                 { return false }
+
+// FastFile mounts itself (mount(2) flags, lazy unmount) and resizes pipe
+// buffers on Linux only; elsewhere go-fuse's own mounting applies (FastFile
+// falls back to File mode when it fails) and pipes keep their size.
+const directMountFlags = 0
+
+func lazyUnmount(string) error { return errors.New("lazy unmount needs Linux") }
+func growPipe(*os.File)        {}
