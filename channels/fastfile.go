@@ -113,10 +113,35 @@ func newFastFile(ctx context.Context, dir, tmp string, objs []Object, open Opene
 	ff.ranged, _ = open.(RangeOpener)
 	ff.ctx, ff.cancel = context.WithCancel(ctx)
 	ff.spills = make([]*spill, len(objs))
+	cached, _ := open.(CachedBlobber)
 	for i, o := range objs {
 		ff.spills[i] = newSpill(filepath.Join(tmp, strconv.Itoa(i)), o.Size)
+		if cached != nil && o.Size > 0 {
+			ff.spills[i].linkCached(cached, o)
+		}
 	}
 	return ff
+}
+
+// CachedBlobber is an Opener that can name a complete local copy of an
+// object (the Stager's cache): FastFile then serves it in place instead of
+// copying it into a spill file.
+type CachedBlobber interface {
+	CachedBlob(o Object) (path string, ok bool)
+}
+
+// linkCached makes the spill a hard link to a cached blob of the object:
+// no copy, no second use of the disk, and the blob's content stays
+// readable through the link even if the cache evicts it meanwhile. Where
+// linking fails (another file system) the object is downloaded as usual
+// (from the cache, by Open).
+func (sp *spill) linkCached(c CachedBlobber, o Object) {
+	blob, ok := c.CachedBlob(o)
+	if !ok || os.Link(blob, sp.path) != nil {
+		return
+	}
+	sp.claimed.Store(true)
+	sp.done, sp.finished = o.Size, true
 }
 
 // dropDirMarkers leaves out the empty "dir/" objects S3 consoles create

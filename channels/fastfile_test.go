@@ -410,3 +410,46 @@ func BenchmarkFastFileRead(b *testing.B) {
 		})
 	}
 }
+
+// cachedOpener is a gatedOpener whose cache holds some objects as files.
+type cachedOpener struct {
+	*gatedOpener
+	blobs map[string]string // key -> file
+}
+
+func (c cachedOpener) CachedBlob(o Object) (string, bool) {
+	p, ok := c.blobs[o.Key]
+	return p, ok
+}
+
+// TestFastFileServesCachedBlobsInPlace: an object the cache holds is
+// served from the cached blob through a hard link (no copy, no download,
+// even while every download is stuck), and stays readable if the cache
+// evicts the blob meanwhile.
+func TestFastFileServesCachedBlobsInPlace(t *testing.T) {
+	m, objs := channelFixture()
+	blob := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(blob, m["p/sub/b.csv"], 0o444); err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedOpener{memOpener: m, held: map[string]bool{}}
+	for k := range m {
+		g.held[k] = true // every download waits
+	}
+	_, mnt := mountTest(t, objs, cachedOpener{g, map[string]string{"p/sub/b.csv": blob}})
+	if fi, err := os.Stat(blob); err != nil || fi.Sys().(*syscall.Stat_t).Nlink != 2 {
+		t.Fatalf("the cached blob is not linked into the spill: %v", err)
+	}
+	if err := os.Remove(blob); err != nil { // evicted
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(mnt, "sub/b.csv"))
+	if err != nil || !bytes.Equal(got, m["p/sub/b.csv"]) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if slices.Contains(g.opened, "p/sub/b.csv") {
+		t.Errorf("the cached object was downloaded: %v", g.opened)
+	}
+}

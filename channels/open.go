@@ -21,6 +21,15 @@ func (s *Stager) Open(ctx context.Context, o Object) (io.ReadCloser, error) {
 	return s.open(ctx, o, 0, -1)
 }
 
+// CachedBlob implements CachedBlobber: the cache's read-only blob of o, when the
+// cache holds it.
+func (s *Stager) CachedBlob(o Object) (string, bool) {
+	if s.Cache == nil {
+		return "", false
+	}
+	return s.Cache.lookup(o)
+}
+
 // OpenRange implements RangeOpener (FastFile's random reads and resumed
 // downloads): n bytes of o from offset off, like Open otherwise. A range
 // reaching past the end of a pinned object (o.ETag set) stops at its end.

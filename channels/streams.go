@@ -110,7 +110,13 @@ func (s *Stager) startFastFile(ctx context.Context, st *Streams, ch *Staged, dir
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		return err
 	}
-	ff, err := MountFastFile(ctx, mnt, dir, ch.Objects, s)
+	// Spill files below the cache (workDir) share its file system, so
+	// cached objects are served in place through hard links.
+	spill := dir
+	if workDir != "" {
+		spill = workDir
+	}
+	ff, err := MountFastFile(ctx, mnt, spill, ch.Objects, s)
 	if errors.Is(err, ErrNoFUSE) {
 		log.Warn("FastFile mode needs FUSE (run as root, or install fuse3 and allow user_allow_other); staging the channel in File mode instead",
 			"channel", ch.Input.Name, "error", err)
