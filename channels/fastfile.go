@@ -130,6 +130,12 @@ type CachedBlobber interface {
 	CachedBlob(o Object) (path string, ok bool)
 }
 
+// BlobKeeper is an Opener that can keep a complete download of an object
+// (the Stager's cache, which then holds it by a hard link).
+type BlobKeeper interface {
+	KeepBlob(path string, o Object)
+}
+
 // linkCached makes the spill a hard link to a cached blob of the object:
 // no copy, no second use of the disk, and the blob's content stays
 // readable through the link even if the cache evicts it meanwhile. Where
@@ -327,6 +333,9 @@ func (ff *FastFile) fetch(i int) {
 	}
 	if err == nil {
 		err = ff.ctx.Err()
+	}
+	if keeper, ok := ff.open.(BlobKeeper); ok && err == nil {
+		keeper.KeepBlob(sp.path, ff.objs[i]) // a rerun then serves it in place
 	}
 	sp.finish(err)
 }

@@ -453,3 +453,54 @@ func TestFastFileServesCachedBlobsInPlace(t *testing.T) {
 		t.Errorf("the cached object was downloaded: %v", g.opened)
 	}
 }
+
+// keepingOpener records the downloads FastFile hands over for keeping.
+type keepingOpener struct {
+	*gatedOpener
+	mu   sync.Mutex
+	kept map[string]string // key -> content at the time
+}
+
+func (k *keepingOpener) KeepBlob(path string, o Object) {
+	b, _ := os.ReadFile(path)
+	k.mu.Lock()
+	k.kept[o.Key] = string(b)
+	k.mu.Unlock()
+}
+
+// TestFastFileKeepsDownloads: every complete download is handed to the
+// Opener's cache, and the Stager's cache then serves it (in place) to the
+// next mount.
+func TestFastFileKeepsDownloads(t *testing.T) {
+	m, objs := channelFixture()
+	k := &keepingOpener{gatedOpener: &gatedOpener{memOpener: m}, kept: map[string]string{}}
+	ff, _ := mountTest(t, objs, k)
+	if err := ff.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	for _, o := range objs {
+		if got, ok := k.kept[o.Key]; o.Size > 0 && (!ok || got != string(m[o.Key])) {
+			t.Errorf("%s: kept %v (%d bytes)", o.Key, ok, len(got))
+		}
+	}
+	k.mu.Unlock()
+
+	cache, err := OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Stager{Cache: cache}
+	o := Object{Bucket: "b", Key: "k", ETag: "e1", Size: 5}
+	spill := filepath.Join(cache.Dir(), "spill")
+	os.WriteFile(spill, []byte("hello"), 0o600)
+	s.KeepBlob(spill, o)
+	if p, ok := s.CachedBlob(o); !ok {
+		t.Fatal("the kept download is not in the cache")
+	} else if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o444 {
+		t.Errorf("cached blob mode %v", fi.Mode().Perm())
+	}
+	if _, ok := s.CachedBlob(Object{Bucket: "b", Key: "k", ETag: "e2", Size: 5}); ok {
+		t.Error("another version of the object hit the cache")
+	}
+}

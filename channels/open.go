@@ -3,10 +3,12 @@ package channels
 import (
 	"context"
 	"fmt"
-	"github.com/jobrun/jobrun/s3uri"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+
+	"github.com/jobrun/jobrun/s3uri"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -28,6 +30,24 @@ func (s *Stager) CachedBlob(o Object) (string, bool) {
 		return "", false
 	}
 	return s.Cache.lookup(o)
+}
+
+// KeepBlob implements BlobKeeper: a complete download of o at path (a
+// FastFile spill file, on the cache's file system) becomes o's cached
+// blob by a hard link, read-only like every blob. Failing only costs a
+// download next time.
+func (s *Stager) KeepBlob(path string, o Object) {
+	if s.Cache == nil || !cacheable(o) {
+		return
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != o.Size {
+		return
+	}
+	blob := s.Cache.blobPath(o)
+	if os.Chmod(path, 0o444) != nil || os.MkdirAll(filepath.Dir(blob), 0o755) != nil {
+		return
+	}
+	_ = os.Link(path, blob) // an existing blob holds the same bytes
 }
 
 // OpenRange implements RangeOpener (FastFile's random reads and resumed
