@@ -1,19 +1,26 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/jobrun/jobrun/artifacts"
 	"github.com/jobrun/jobrun/internal/s3test"
+	"github.com/jobrun/jobrun/runner/docker"
 )
 
 // TestLocalS3OutputsAndCheckpoints runs a job whose outputs and
@@ -229,5 +236,82 @@ func TestPushResumesAfterServerLoss(t *testing.T) {
 	model := srv.Get(t, "jobs", "runs/"+j.name+"/model/model.json")
 	if want, _ := os.ReadFile(filepath.Join(local, "model", "model.json")); string(model) != string(want) {
 		t.Errorf("model differs after push")
+	}
+}
+
+// TestLocalS3InputErrors: an S3 input the credentials may not read, or
+// whose bucket is in another region than the one jobrun signs for, fails
+// the run with exit 125 before any container starts, naming the channel,
+// the URI and what to check.
+func TestLocalS3InputErrors(t *testing.T) {
+	srv := s3test.Start(t, s3test.WithRegion("eu-west-1"))
+	srv.Bucket(t, "data")
+	srv.Put(t, "data", "d/a.csv", []byte("1,2,1\n-1,-2,0\n"))
+	srv.Put(t, "data", "m/train.manifest", []byte(`[{"prefix": "s3://data/d/"}, "a.csv"]`))
+	userAccess, userSecret := srv.NewUser(t)
+	env := append(srv.Env(), "JOBRUN_CACHE_DIR="+t.TempDir())
+	denied := append(slices.Clip(env), "AWS_ACCESS_KEY_ID="+userAccess, "AWS_SECRET_ACCESS_KEY="+userSecret)
+	otherRegion := append(slices.Clip(env), "AWS_REGION=us-east-1")
+	const prefix, manifest = "s3://data/d/", "{uri: s3://data/m/train.manifest, type: manifest}"
+	tests := []struct {
+		name, input string
+		env         []string
+		want        []string
+	}{
+		{"denied", prefix, denied, []string{`staging channel "train": s3://data/d/: access denied; check which identity the credentials in use are (AWS_PROFILE / --profile, AWS_ACCESS_KEY_ID) and that its IAM policy and the bucket policy of "data" allow s3:ListBucket on the bucket and s3:GetObject on its objects`}},
+		{"denied-manifest", manifest, denied, []string{`staging channel "train": s3://data/m/train.manifest: access denied; check which identity`}},
+		{"region", prefix, otherRegion, []string{`staging channel "train": s3://data/d/: bucket "data" is in region eu-west-1, but requests were signed for us-east-1; set AWS_REGION=eu-west-1 (or the region of the profile in use, --profile / AWS_PROFILE)`}},
+		{"region-manifest", manifest, otherRegion, []string{`staging channel "train": s3://data/m/train.manifest: S3 answered 400 Bad Request without a reason`,
+			"a request signed for us-east-1, not the bucket's region: check AWS_REGION"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := newJob(t, "")
+			j.write("train.yaml", "name: e2e\nimage: "+trainerTag+"\ninputs:\n  train: "+tt.input+"\n")
+			start := time.Now()
+			code, stdout, stderr := j.runEnv(tt.env)
+			if code != 125 {
+				t.Fatalf("exit %d, want 125\n%s\n%s", code, stdout, stderr)
+			}
+			t.Logf("stderr:\n%s", stderr)
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not contain %q", w)
+				}
+			}
+			if n := containersCreated(t, j.name, start); n != 0 {
+				t.Errorf("%d container(s) created for job %s", n, j.name)
+			}
+		})
+	}
+}
+
+// containersCreated counts the Docker Engine's create events since start
+// for containers of job.
+func containersCreated(t *testing.T, job string, since time.Time) int {
+	t.Helper()
+	eng, err := docker.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := eng.Client().Events(ctx, client.EventsListOptions{
+		Since:   strconv.FormatInt(since.Add(-time.Second).Unix(), 10),
+		Until:   strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
+		Filters: client.Filters{}.Add("type", "container").Add("event", "create").Add("label", docker.LabelJob+"="+job),
+	})
+	n := 0
+	for {
+		select {
+		case <-res.Messages:
+			n++
+		case err := <-res.Err:
+			if err != nil && !errors.Is(err, io.EOF) {
+				t.Fatalf("docker events: %v", err)
+			}
+			return n
+		}
 	}
 }

@@ -31,27 +31,46 @@ func TestStageS3Errors(t *testing.T) {
 		return s3.New(o)
 	}
 	closed := closedPort(t)
+	e.put(t, "m/train.manifest", []byte(`[{"prefix": "s3://data/x/"}, "a"]`))
+	// A valid account of the server that owns nothing: 403 AccessDenied.
+	userAccess, userSecret := e.srv.NewUser(t)
+	asUser := client(func(o *s3.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(userAccess, userSecret, "")
+	})
+	// Signed for another region than the server's: 400
+	// AuthorizationHeaderMalformed, "... expecting "us-east-1"".
+	otherRegion := client(func(o *s3.Options) { o.Region = "eu-west-1" })
 	tests := []struct {
 		name string
 		s3   S3API
-		uri  string
+		in   spec.Input
 		want string
 	}{
-		{"missing bucket", e.s3, "s3://no-such-bucket/x/", `bucket "no-such-bucket" does not exist`},
-		{"empty prefix", e.s3, "s3://data/nothing-here/", "no objects under s3://data/nothing-here/"},
+		{"missing bucket", e.s3, input("train", "s3://no-such-bucket/x/"), `bucket "no-such-bucket" does not exist`},
+		{"empty prefix", e.s3, input("train", "s3://data/nothing-here/"), "no objects under s3://data/nothing-here/"},
 		{"bad secret", client(func(o *s3.Options) {
 			o.Credentials = credentials.NewStaticCredentialsProvider(e.srv.AccessKey, "wrong", "")
-		}), "s3://data/x/", "the AWS credentials were rejected"},
+		}), input("train", "s3://data/x/"), "the AWS credentials were rejected"},
 		{"unknown key id", client(func(o *s3.Options) {
 			o.Credentials = credentials.NewStaticCredentialsProvider("AKIAUNKNOWN", "wrong", "")
-		}), "s3://data/x/", "the AWS credentials were rejected"},
+		}), input("train", "s3://data/x/"), "the AWS credentials were rejected"},
 		{"unreachable", client(func(o *s3.Options) { o.BaseEndpoint = aws.String("http://" + closed) }),
-			"s3://data/x/", "cannot reach the S3 endpoint"},
+			input("train", "s3://data/x/"), "cannot reach the S3 endpoint"},
+		{"access denied", asUser, input("train", "s3://data/x/"),
+			`s3://data/x/: access denied; check which identity the credentials in use are (AWS_PROFILE / --profile, AWS_ACCESS_KEY_ID) and that its IAM policy and the bucket policy of "data" allow s3:ListBucket`},
+		{"access denied manifest", asUser, manifestInput("train", "s3://data/m/train.manifest"),
+			`s3://data/m/train.manifest: access denied; check which identity`},
+		{"wrong region", otherRegion, input("train", "s3://data/x/"),
+			`s3://data/x/: bucket "data" is in region us-east-1, but requests were signed for eu-west-1; set AWS_REGION=us-east-1 (or the region of the profile in use, --profile / AWS_PROFILE)`},
+		// Manifests start with HEAD, whose 400 has no body to name the
+		// region; versitygw sends no x-amz-bucket-region either.
+		{"wrong region manifest", otherRegion, manifestInput("train", "s3://data/m/train.manifest"),
+			`s3://data/m/train.manifest: S3 answered 400 Bad Request without a reason (a HEAD request gets no error body); the usual cause is a request signed for eu-west-1, not the bucket's region: check AWS_REGION`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			work := e.workDir(t)
-			_, err := (&Stager{S3: tt.s3, Cache: e.cache}).Stage(context.Background(), []spec.Input{input("train", tt.uri)}, work)
+			_, err := (&Stager{S3: tt.s3, Cache: e.cache}).Stage(context.Background(), []spec.Input{tt.in}, work)
 			if err == nil {
 				t.Fatal("Stage succeeded")
 			}
@@ -82,27 +101,35 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// TestHint checks the explanations of errors a local server cannot
-// produce (IAM denials, another region).
+// TestHint checks the explanations of errors as AWS sends them, which the
+// local server answers differently (x-amz-bucket-region, PermanentRedirect,
+// AWS's quoting) or not at all (AllAccessDisabled, ExpiredToken, 503).
 func TestHint(t *testing.T) {
 	resp := func(status int, header http.Header) *smithyhttp.ResponseError {
 		return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status, Header: header}},
 			Err: errors.New("api error")}
 	}
-	api := func(code string, status int, header http.Header) error {
+	apiMsg := func(code, msg string, status int, header http.Header) error {
 		return &smithy.OperationError{ServiceID: "S3", OperationName: "ListObjectsV2",
-			Err: errors.Join(resp(status, header), &smithy.GenericAPIError{Code: code})}
+			Err: errors.Join(resp(status, header), &smithy.GenericAPIError{Code: code, Message: msg})}
 	}
+	api := func(code string, status int, header http.Header) error { return apiMsg(code, "", status, header) }
 	region := http.Header{"X-Amz-Bucket-Region": []string{"eu-west-1"}}
 	tests := []struct {
 		err  error
 		want string
 	}{
-		{api("AccessDenied", 403, nil), `access denied; check that the credentials in use may s3:ListBucket on bucket "bkt"`},
+		{api("AccessDenied", 403, nil), `access denied; check which identity the credentials in use are (AWS_PROFILE / --profile, AWS_ACCESS_KEY_ID) and that its IAM policy and the bucket policy of "bkt" allow s3:ListBucket`},
 		{api("", 403, nil), "access denied"},
 		{api("PermanentRedirect", 301, region), `bucket "bkt" is in region eu-west-1, not the one configured; set AWS_REGION=eu-west-1`},
 		{api("", 301, nil), `bucket "bkt" is in another region`},
 		{api("AuthorizationHeaderMalformed", 400, region), "set AWS_REGION=eu-west-1"},
+		// AWS's wording (versitygw's, with "", is tested against the server).
+		{apiMsg("AuthorizationHeaderMalformed", "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'", 400, nil),
+			`bucket "bkt" is in region eu-west-1, but requests were signed for us-east-1; set AWS_REGION=eu-west-1`},
+		// HEAD in another region on AWS: no body, but x-amz-bucket-region.
+		{api("BadRequest", 400, region), `bucket "bkt" is in region eu-west-1, not the one configured; set AWS_REGION=eu-west-1`},
+		{api("BadRequest", 400, nil), "S3 answered 400 Bad Request without a reason"},
 		{api("NoSuchBucket", 404, nil), `bucket "bkt" does not exist`},
 		{api("NoSuchKey", 404, nil), "no such object"},
 		{api("PreconditionFailed", 412, nil), "changed on S3"},

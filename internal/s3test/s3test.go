@@ -56,6 +56,13 @@
 //     ChecksumAlgorithm set (x-amz-checksum-crc32 sent) it stores and
 //     returns it.
 //   - On SIGTERM it waits for requests in flight (see Stop).
+//   - Errors a test can provoke: 404 NoSuchBucket and NoSuchKey; 403
+//     AccessDenied for a NewUser account on the root's buckets; 403
+//     InvalidAccessKeyId for unknown keys, SignatureDoesNotMatch for a
+//     wrong secret; 400 AuthorizationHeaderMalformed (the expected region
+//     in its message and <Region>) when a client signs for another region
+//     than WithRegion's. HEAD answers carry no body, so the SDK reports
+//     only their status there.
 //   - A bare *io.PipeReader as a PutObject/UploadPart body fails with
 //     SignatureDoesNotMatch: smithy-go sends pipe bodies chunked, without
 //     the Content-Length it signed. Wrap it (struct{ io.Reader }{pr}) and,
@@ -98,7 +105,8 @@ const InstallCommand = "GOFLAGS= go install github.com/versity/versitygw/cmd/ver
 // BinaryEnv, when set, names the versitygw binary to run.
 const BinaryEnv = "JOBRUN_VERSITYGW"
 
-// Region is the region the server runs in and clients sign for.
+// Region is the region the server runs in and clients sign for, unless
+// WithRegion says otherwise.
 const Region = "us-east-1"
 
 const (
@@ -119,7 +127,7 @@ type Server struct {
 	// per server.
 	AccessKey string
 	SecretKey string
-	// Region is always "us-east-1".
+	// Region is the server's region: "us-east-1" unless WithRegion.
 	Region string
 	// Dir is the posix backend's root: Dir/<bucket>/<key> are the objects.
 	Dir string
@@ -129,6 +137,7 @@ type Server struct {
 
 	addr       string // 127.0.0.1:PORT
 	bin        string
+	iamDir     string // versitygw --iam-dir: users made by NewUser
 	healthPath string
 
 	mu   sync.Mutex
@@ -138,11 +147,25 @@ type Server struct {
 	client     *s3.Client
 }
 
+// Option changes how Start and StartMain run the server.
+type Option func(*Server)
+
+// WithRegion runs the server in region (versitygw --region) instead of
+// us-east-1. Server.Region, Client and Env then use it too; a client that
+// signs for another region gets 400 AuthorizationHeaderMalformed, whose
+// message reads `...; the region "us-east-1" is wrong; expecting
+// "eu-west-1"` and whose body has <Region>eu-west-1</Region> (versitygw
+// sends no x-amz-bucket-region header). Only ListBuckets (GET /) also
+// accepts us-east-1.
+func WithRegion(region string) Option {
+	return func(s *Server) { s.Region = region }
+}
+
 // Start starts a server for the test and stops it in t.Cleanup. It fails the
 // test (t.Fatal) if versitygw is not installed or does not come up.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s, err := newServer(t.TempDir(), t.TempDir())
+	s, err := newServer(t.TempDir(), t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +184,7 @@ func Start(t testing.TB) *Server {
 // StartMain starts a server outside any test, for TestMain. The returned
 // function stops it and removes its data and log directories; call it
 // after m.Run.
-func StartMain() (*Server, func(), error) {
+func StartMain(opts ...Option) (*Server, func(), error) {
 	data, err := os.MkdirTemp("", "s3test-data-")
 	if err != nil {
 		return nil, nil, err
@@ -175,7 +198,7 @@ func StartMain() (*Server, func(), error) {
 		os.RemoveAll(data)
 		os.RemoveAll(logs)
 	}
-	s, err := newServer(data, logs)
+	s, err := newServer(data, logs, opts)
 	if err == nil {
 		err = s.startFresh()
 	}
@@ -186,20 +209,29 @@ func StartMain() (*Server, func(), error) {
 	return s, func() { s.Stop(); cleanup() }, nil
 }
 
-func newServer(dataDir, logDir string) (*Server, error) {
+func newServer(dataDir, logDir string, opts []Option) (*Server, error) {
 	bin, err := findBinary()
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	iamDir := filepath.Join(logDir, "iam")
+	if err := os.Mkdir(iamDir, 0o700); err != nil {
+		return nil, fmt.Errorf("s3test: %w", err)
+	}
+	s := &Server{
 		AccessKey:  "s3test" + randHex(7),
 		SecretKey:  randHex(20),
 		Region:     Region,
 		Dir:        dataDir,
 		LogFile:    filepath.Join(logDir, "versitygw.log"),
 		bin:        bin,
+		iamDir:     iamDir,
 		healthPath: "/_s3test_health_" + randHex(8), // an impossible bucket name
-	}, nil
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // findBinary looks for versitygw in $JOBRUN_VERSITYGW, on PATH, then in
@@ -302,6 +334,7 @@ func (s *Server) launch() error {
 		"--port", s.addr,
 		"--region", s.Region,
 		"--health", s.healthPath,
+		"--iam-dir", s.iamDir, // internal IAM, for NewUser; the root account works as without it
 		"--quiet",      // no per-request lines
 		"--keep-alive", // without it every response closes the connection: 2-3x slower
 		"posix", s.Dir)
@@ -423,7 +456,7 @@ func (s *Server) Running() bool {
 func (s *Server) logTail() string { return testproc.Tail(s.LogFile) }
 
 // Client returns an S3 client for the server: path-style addressing,
-// static root credentials, region us-east-1, the SDK's default retryer. It
+// static root credentials, the server's region, the SDK's default retryer. It
 // ignores AWS_* variables and ~/.aws entirely. The client is shared (it is
 // safe for concurrent use) and keeps working across Restart.
 func (s *Server) Client(t testing.TB) *s3.Client {
@@ -462,6 +495,32 @@ func (s *Server) SetEnv(t testing.TB) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+}
+
+// NewUser creates an account in the server's internal IAM (versitygw admin
+// create-user, role "user": it may not create buckets) and returns its
+// keys. The account owns nothing and no bucket policy or ACL names it, so
+// every request it makes to another account's bucket (ListObjectsV2,
+// GetObject, HeadObject, ...) fails with 403 AccessDenied. It survives
+// Restart.
+func (s *Server) NewUser(t testing.TB) (accessKey, secretKey string) {
+	t.Helper()
+	accessKey, secretKey = "s3testuser"+randHex(6), randHex(20)
+	ctx, cancel := opContext()
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin,
+		"admin", "--endpoint-url", s.Endpoint, "--region", s.Region,
+		"create-user", "--access", accessKey, "--secret", secretKey, "--role", "user")
+	// The admin's keys go in the environment, not on the command line (ps);
+	// the new user's are throwaway.
+	cmd.Env = append(cleanEnv(),
+		"ADMIN_ACCESS_KEY_ID="+s.AccessKey,
+		"ADMIN_SECRET_ACCESS_KEY="+s.SecretKey,
+	)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("s3test: versitygw admin create-user: %v\n%s", err, out)
+	}
+	return accessKey, secretKey
 }
 
 func opContext() (context.Context, context.CancelFunc) {

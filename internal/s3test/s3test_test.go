@@ -536,3 +536,82 @@ func TestPosixKeyConflicts(t *testing.T) {
 		t.Errorf("List = %v", got)
 	}
 }
+
+// apiErr returns err's S3 error code and message ("" when it has none).
+func apiErr(err error) (code, msg string) {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode(), api.ErrorMessage()
+	}
+	return "", ""
+}
+
+func TestNewUserIsDenied(t *testing.T) {
+	srv := Start(t)
+	srv.Bucket(t, "data")
+	srv.Put(t, "data", "k", []byte("v"))
+	access, secret := srv.NewUser(t)
+	user := s3.New(s3.Options{
+		Region:       srv.Region,
+		BaseEndpoint: aws.String(srv.Endpoint),
+		UsePathStyle: true,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: access, SecretAccessKey: secret}, nil
+		}),
+	})
+	ctx := ctxT(t)
+	_, err := user.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("data")})
+	if code, msg := apiErr(err); code != "AccessDenied" {
+		t.Errorf("ListObjectsV2 as the new user: %v, want AccessDenied", err)
+	} else {
+		t.Logf("ListObjectsV2: %s: %s", code, msg)
+	}
+	_, err = user.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("k")})
+	if code, _ := apiErr(err); code != "AccessDenied" {
+		t.Errorf("GetObject as the new user: %v, want AccessDenied", err)
+	}
+	// The account survives a restart: still denied, not an unknown key
+	// (InvalidAccessKeyId).
+	srv.Restart(t)
+	_, err = user.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("data")})
+	if code, _ := apiErr(err); code != "AccessDenied" {
+		t.Errorf("ListObjectsV2 as the new user after Restart: %v, want AccessDenied", err)
+	}
+}
+
+func TestWithRegion(t *testing.T) {
+	srv := Start(t, WithRegion("eu-west-1"))
+	if srv.Region != "eu-west-1" {
+		t.Fatalf("Region = %q", srv.Region)
+	}
+	srv.Bucket(t, "data") // the root client signs for eu-west-1
+	srv.Put(t, "data", "k", []byte("v"))
+	if !slices.Contains(srv.Env(), "AWS_REGION=eu-west-1") {
+		t.Errorf("Env() = %q, want AWS_REGION=eu-west-1", srv.Env())
+	}
+	access, secret := srv.NewUser(t) // the admin API checks the region too
+	if access == "" || secret == "" {
+		t.Fatal("NewUser returned no keys")
+	}
+
+	wrong := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.Endpoint),
+		UsePathStyle: true,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}, nil
+		}),
+	})
+	_, err := wrong.ListObjectsV2(ctxT(t), &s3.ListObjectsV2Input{Bucket: aws.String("data")})
+	code, msg := apiErr(err)
+	if code != "AuthorizationHeaderMalformed" || !strings.Contains(msg, `expecting "eu-west-1"`) {
+		t.Errorf("ListObjectsV2 signed for us-east-1: %v, want AuthorizationHeaderMalformed expecting eu-west-1", err)
+	}
+	t.Logf("ListObjectsV2 signed for us-east-1: %v", err)
+	_, err = wrong.GetObject(ctxT(t), &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String("k")})
+	if code, _ := apiErr(err); code != "AuthorizationHeaderMalformed" {
+		t.Errorf("GetObject signed for us-east-1: %v, want AuthorizationHeaderMalformed", err)
+	}
+	_, err = wrong.HeadObject(ctxT(t), &s3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("k")})
+	t.Logf("HeadObject signed for us-east-1: %v", err)
+}
