@@ -82,8 +82,9 @@ the one jobrun local would have had.
 
 With --check, reports what jobs there would need instead: the host's
 architecture, its Docker Engine (and this user's permission on its socket),
-NVIDIA GPUs and Docker's runtime for them, free disk, and whether logind
-would kill the agent at logout (KillUserProcesses=yes).
+NVIDIA GPUs and Docker's runtime for them, free disk, and how the agent
+will be detached (a systemd scope of its own as root or with lingering on,
+else setsid, which a logind with KillUserProcesses=yes kills at logout).
 
 An unknown host key is refused with its fingerprint unless
 --accept-new-host-key; a changed one is always refused.

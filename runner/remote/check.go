@@ -137,23 +137,46 @@ func checkGPUs(ctx context.Context, output outputFunc, info *client.SystemInfoRe
 	return Check{"gpus", true, fmt.Sprintf("%d NVIDIA GPU(s); %s", n.GPUs, n.Driver)}
 }
 
-// checkLogind warns about a systemd-logind that kills a user's processes
-// at logout: the agent runs under setsid, not as a systemd unit, so it
-// would die with the SSH session that started it.
+// checkLogind tells how the agent will be detached on the host, and
+// fails where it would die at logout: a logind with KillUserProcesses=yes
+// kills what stays in the login's session scope, which is where a setsid
+// agent stays. The agent uses a scope of its own (systemd-run) as root or
+// with lingering on (see agent/detach.go).
 func checkLogind(ctx context.Context, conn *sshconn.Conn) Check {
 	out, err := conn.Output(ctx, "[ -d /run/systemd/system ] && echo systemd; "+
+		"command -v systemd-run >/dev/null && echo systemd-run; "+
+		`[ "$(id -u)" = 0 ] && echo root; [ -e /var/lib/systemd/linger/"$(id -un)" ] && echo linger; `+
 		"grep -hs '^[[:space:]]*KillUserProcesses' /etc/systemd/logind.conf /etc/systemd/logind.conf.d/*.conf | tail -n 1")
 	if err != nil {
 		return Check{"agent", false, err.Error()}
 	}
-	if !strings.Contains(out, "systemd") {
+	return logindCheck(out)
+}
+
+// logindCheck reads checkLogind's probe.
+func logindCheck(out string) Check {
+	has := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		has[strings.TrimSpace(l)] = true
+	}
+	switch {
+	case !has["systemd"]:
 		return Check{"agent", true, "runs detached with setsid (no systemd)"}
+	case has["systemd-run"] && has["root"]:
+		return Check{"agent", true, "runs in a systemd scope of its own (systemd-run --scope): logouts do not stop it"}
+	case has["systemd-run"] && has["linger"]:
+		return Check{"agent", true, "runs in a scope of the user's systemd manager (systemd-run --user --scope; lingering is on): logouts do not stop it"}
+	}
+	why := "lingering is off for this user"
+	if !has["systemd-run"] {
+		why = "systemd-run is not on PATH"
 	}
 	if v := strings.ToLower(out); strings.Contains(v, "killuserprocesses") && strings.Contains(v, "yes") {
-		return Check{"agent", false, "logind.conf sets KillUserProcesses=yes: jobs would be killed when their SSH session ends " +
-			"(jobrun starts its agent with setsid, not systemd-run); set it to no"}
+		return Check{"agent", false, "logind.conf sets KillUserProcesses=yes and " + why +
+			": jobs would be killed when their SSH session ends; run `loginctl enable-linger` on the host " +
+			"(jobrun then uses a systemd user scope) or set KillUserProcesses=no"}
 	}
-	return Check{"agent", true, "runs detached with setsid; logind keeps it after logout (KillUserProcesses is not yes)"}
+	return Check{"agent", true, "runs detached with setsid (" + why + "); logind keeps it after logout (KillUserProcesses is not yes)"}
 }
 
 func checkDisk(ctx context.Context, conn *sshconn.Conn, root string) Check {

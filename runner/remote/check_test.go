@@ -98,3 +98,24 @@ func TestProbeNVIDIA(t *testing.T) {
 		}
 	}
 }
+
+func TestLogindCheck(t *testing.T) {
+	for _, tc := range []struct {
+		probe string
+		ok    bool
+		say   string
+	}{
+		{"", true, "setsid (no systemd)"},
+		{"systemd\nsystemd-run\nroot\n", true, "systemd-run --scope"},
+		{"systemd\nsystemd-run\nlinger\nKillUserProcesses=yes\n", true, "systemd-run --user --scope"},
+		{"systemd\nsystemd-run\n", true, "lingering is off"},
+		{"systemd\nsystemd-run\nKillUserProcesses=yes\n", false, "loginctl enable-linger"},
+		{"systemd\nroot\n KillUserProcesses = yes\n", false, "systemd-run is not on PATH"},
+		{"systemd\nsystemd-run\nKillUserProcesses=no\n", true, "KillUserProcesses is not yes"},
+	} {
+		c := logindCheck(tc.probe)
+		if c.OK != tc.ok || !strings.Contains(c.Detail, tc.say) {
+			t.Errorf("probe %q: %+v, want ok=%v saying %q", tc.probe, c, tc.ok, tc.say)
+		}
+	}
+}

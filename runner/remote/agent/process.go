@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -28,12 +27,10 @@ const (
 // Start reads an Envelope from stdin, writes the job's request and starts
 // `self agent run DIR` detached from the SSH session (a new session, its
 // output in agent.log, standard input /dev/null), so that it outlives the
-// client's connection. Forwarded credentials go to it through a pipe: they
+// client's connection; on a systemd host also in a scope unit of its own
+// (see detach.go). Forwarded credentials go to it through a pipe: they
 // never appear on a command line, in a file or in another user's view of
 // the process table. It returns the agent's PID.
-//
-// systemd-run is not used: a job then survives the SSH session but not a
-// logind configured with KillUserProcesses=yes (see docs/remote.md).
 func Start(d Dir, self string, stdin io.Reader) (int, error) {
 	var env Envelope
 	dec := json.NewDecoder(io.LimitReader(stdin, 64<<20))
@@ -86,7 +83,7 @@ func spawn(d Dir, self string, creds *Credentials) (int, error) {
 		return 0, err
 	}
 	defer credsW.Close()
-	cmd := exec.Command(self, "agent", "run", string(d))
+	cmd := detachedCommand(d, self, logf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = string(d)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
