@@ -137,8 +137,10 @@ func cat(args []string) error {
 		return err
 	}
 	defer rc.Close()
-	// As Pipe mode copies into its FIFO: a 1 MiB buffer, and the writer
-	// hidden so that os.File's ReadFrom (32 KiB copies) is not used.
+	// As Pipe mode copies into its FIFO: a 1 MiB buffer, the writer
+	// hidden so that os.File's ReadFrom (32 KiB copies) is not used, and
+	// a pipe on stdout grown to 1 MiB as Pipe mode grows its FIFOs.
+	growStdout()
 	_, err = io.CopyBuffer(writerOnly{os.Stdout}, rc, make([]byte, 1<<20))
 	return err
 }
