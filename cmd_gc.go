@@ -34,7 +34,8 @@ With --host, cleans a host that ran jobs with jobrun remote the same way
 (against --docker-socket there: containers whose agent is gone), and also
 removes, below --remote-dir, the job directories of jobs that ended more
 than --older-than ago (console log, request, uploaded inputs) and uploaded
-files no job uses any more and nothing used for --older-than. Runs in
+files no job uses any more and nothing used for --older-than, and agents
+of other jobrun versions installed more than --older-than ago. Runs in
 <remote-dir>/runs are outputs: gc never removes them.
 
 Examples:
@@ -103,7 +104,11 @@ func gcAgent(c *cli.Context, root string) error {
 	if err := gcHere(c.Context, p, dry); err != nil {
 		return err
 	}
-	garbage, err := agent.GC(root, c.Duration("older-than"), dry)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	garbage, err := agent.GC(root, c.Duration("older-than"), dry, self)
 	for _, g := range garbage {
 		line := gcLine{Kind: g.Kind, Name: g.Path, Job: g.Job, Removed: !dry, Bytes: g.Bytes}
 		p.result("gc", line, line.text(dry))

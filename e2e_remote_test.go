@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,10 +223,19 @@ func TestRemoteShipsImageAndUploadsOnce(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "epoch=2") {
 		t.Errorf("logs --host: exit %d\n%s", code, stdout)
 	}
-	// gc --host removes the ended jobs' directories, keeps their runs.
+	// gc --host removes the ended jobs' directories and another version's
+	// agent, keeps the runs and its own agent.
+	bins, _ := filepath.Glob(filepath.Join(h.root, "bin", "jobrun-*"))
+	oldAgent := filepath.Join(h.root, "bin", "jobrun-0123456789abcdef")
+	if err := os.WriteFile(oldAgent, []byte("an older jobrun"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr = h.run(j, nil, "gc", "--older-than", "0s", "--docker-socket", engine.Socket)
-	if code != 0 || strings.Count(stdout, "removed jobdir") != 2 {
+	if code != 0 || strings.Count(stdout, "removed jobdir") != 2 || strings.Count(stdout, "removed agent") != 1 {
 		t.Errorf("gc --host: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if now, _ := filepath.Glob(filepath.Join(h.root, "bin", "jobrun-*")); len(bins) != 1 || !slices.Equal(now, bins) {
+		t.Errorf("agents before gc %v, after %v; want the installed one kept, the other removed", bins, now)
 	}
 	if jobs, _ := os.ReadDir(filepath.Join(h.root, "jobs")); len(jobs) != 0 {
 		t.Errorf("job directories left: %v", jobs)

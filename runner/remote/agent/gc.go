@@ -11,13 +11,13 @@ import (
 )
 
 // Garbage is something on the host that GC removes: a job directory of a
-// job that ended (or was lost) long enough ago, or an uploaded blob no job
-// directory links to any more.
+// job that ended (or was lost) long enough ago, an uploaded blob no job
+// directory links to any more, or a copy of another jobrun version.
 type Garbage struct {
-	Kind  string // "jobdir" or "blob"
+	Kind  string // "jobdir", "blob" or "agent"
 	Path  string
 	Job   string // for a job directory
-	Bytes int64  // for a blob
+	Bytes int64  // for a blob or an agent binary
 }
 
 // GC finds, and unless dry removes, the garbage below root: job
@@ -25,8 +25,12 @@ type Garbage struct {
 // request and the hard-linked inputs; the runs in runs/ are outputs and
 // stay), then blobs of the upload store that no job directory links to and
 // that nothing linked or unlinked for olderThan (a blob's ctime changes
-// with its link count), so a dataset uploaded again soon is still there.
-func GC(root string, olderThan time.Duration, dry bool) ([]Garbage, error) {
+// with its link count), so a dataset uploaded again soon is still there;
+// then agent binaries (bin/jobrun-*) installed more than olderThan ago,
+// except keep, the one running GC. Removing the binary of a running
+// agent is harmless (the process keeps its file), and a client of that
+// version installs it again when it next needs it.
+func GC(root string, olderThan time.Duration, dry bool, keep string) ([]Garbage, error) {
 	cutoff := time.Now().Add(-olderThan)
 	var out []Garbage
 	var errs []error
@@ -58,6 +62,21 @@ func GC(root string, olderThan time.Duration, dry bool) ([]Garbage, error) {
 			continue
 		}
 		out = append(out, Garbage{Kind: "blob", Path: p, Bytes: fi.Size()})
+		if !dry {
+			errs = append(errs, os.Remove(p))
+		}
+	}
+	bins, err := filepath.Glob(filepath.Join(root, BinDir, "jobrun-*"))
+	if err != nil {
+		return out, err
+	}
+	keepFi, _ := os.Stat(keep)
+	for _, p := range bins {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() || !fi.ModTime().Before(cutoff) || (keepFi != nil && os.SameFile(fi, keepFi)) {
+			continue
+		}
+		out = append(out, Garbage{Kind: "agent", Path: p, Bytes: fi.Size()})
 		if !dry {
 			errs = append(errs, os.Remove(p))
 		}
