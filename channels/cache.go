@@ -59,6 +59,11 @@ const (
 // takes it for the leftover of a killed process.
 const staleTemp = time.Hour
 
+// staleSplits is how long the split keys of a prefix's listing are kept
+// after that prefix was last listed: every listing rewrites them, and a
+// missing file only makes the next listing sequential.
+const staleSplits = 30 * 24 * time.Hour
+
 // DefaultCacheDir is $XDG_CACHE_HOME/jobrun, else ~/.cache/jobrun (on
 // every OS: jobrun is a command-line tool and follows the XDG layout).
 func DefaultCacheDir() (string, error) {
@@ -214,13 +219,15 @@ func sanitizeName(s string) string {
 
 // Evict removes least recently used blobs (by mtime) until the cache fits
 // its cap, along with temp files no one has written for an hour and the
-// work directories of dead jobrun processes on this host. The cap is
+// work directories of dead jobrun processes on this host and the split
+// keys of prefixes not listed for 30 days. The cap is
 // MaxBytes, lowered when needed so that the file system keeps a tenth of
 // its size free. Blobs that are hard-linked elsewhere (link count > 1, a
 // staged channel in use) are never removed, so the cache can exceed its
 // cap while big channels are staged.
 func (c *Cache) Evict() error {
 	c.sweepWork()
+	c.sweepSplits()
 	blobs, total, err := c.scan()
 	if err != nil {
 		return err
@@ -318,6 +325,22 @@ func (c *Cache) sweepWork() {
 			continue
 		}
 		_ = os.RemoveAll(filepath.Join(c.dir, workDir, e.Name()))
+	}
+}
+
+// sweepSplits removes the split keys of prefixes not listed for
+// staleSplits, and temp files of saveSplits a killed process left.
+func (c *Cache) sweepSplits() {
+	entries, _ := os.ReadDir(filepath.Join(c.dir, listsDir))
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		age := time.Since(fi.ModTime())
+		if age > staleSplits || (strings.Contains(e.Name(), tempPrefix) && age > staleTemp) {
+			_ = os.Remove(filepath.Join(c.dir, listsDir, e.Name()))
+		}
 	}
 }
 

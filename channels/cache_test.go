@@ -125,6 +125,34 @@ func TestCacheSweepsDeadWorkDirs(t *testing.T) {
 	}
 }
 
+// TestCacheSweepsSplits: eviction drops the split keys of prefixes not
+// listed for staleSplits and saveSplits' stale temp files, keeps the rest.
+func TestCacheSweepsSplits(t *testing.T) {
+	c, err := OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.saveSplits("b", "fresh/", []string{"fresh/k1"})
+	c.saveSplits("b", "old/", []string{"old/k1"})
+	old := c.splitsPath("b", "old/")
+	tmpOld, tmpNew := old+tempPrefix+"1", old+tempPrefix+"2"
+	os.WriteFile(tmpOld, nil, 0o644)
+	os.WriteFile(tmpNew, nil, 0o644)
+	os.Chtimes(old, time.Time{}, time.Now().Add(-staleSplits-time.Hour))
+	os.Chtimes(tmpOld, time.Time{}, time.Now().Add(-staleTemp-time.Minute))
+	if err := c.Evict(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{c.splitsPath("b", "fresh/"): true, old: false, tmpOld: false, tmpNew: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	if got := c.splits("b", "fresh/"); len(got) != 1 {
+		t.Errorf("fresh splits after eviction: %v", got)
+	}
+}
+
 func TestDefaultCacheDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", "/x/cache")
 	if d, _ := DefaultCacheDir(); d != "/x/cache/jobrun" {
