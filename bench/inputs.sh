@@ -10,6 +10,10 @@
 #
 #   jobrun-cold  channels.Stager (File mode channel) with an empty cache
 #   jobrun-warm  the same, again, with the cache the cold run filled
+#   jobrun-fastfile  the set mounted as a FastFile channel (empty cache) and
+#                every file read through the mount in key order, as a
+#                trainer would (no target: what FastFile's start-at-once
+#                costs in total against File mode's cold staging)
 #   s5cmd        s5cmd cp at its best settings: --numworkers 64 for the small
 #                objects, cp -c 1 -p 50 for the big ones
 #   awscli       /usr/bin/aws s3 cp --recursive (its defaults)
@@ -119,6 +123,8 @@ for i in $(seq "$reps"); do
     measure $set jobrun-warm "$sb" stage -cache "$cache" -work "$cache/bench-work" "s3://bench/$set/"
     check "$cache/bench-work" "$n" "$bytes"
     rm -rf "$cache"
+    measure $set jobrun-fastfile "$sb" fastfile -cache "$cache" -mnt "$work/mnt" "s3://bench/$set/"
+    rm -rf "$cache"
     measure $set s5cmd "$s5cmd" --endpoint-url "$endpoint" "${s5opts[@]}" "s3://bench/$set/*" "$dst/"
     check "$dst" "$n" "$bytes"
     measure $set awscli /usr/bin/aws --endpoint-url "$endpoint" s3 cp --recursive --quiet "s3://bench/$set/" "$dst/"
@@ -141,16 +147,16 @@ awk -v reps="$reps" -v small_n="$small_n" -v kib="$small_kib" -v mb="$big_mb" -v
   }
   function row(k) {
     T[k] = median(t[k]); C[k] = median(c[k]); R[k] = median(r[k])
-    printf "%-18s %10.2f %10.2f %14.0f\n", k, T[k], C[k], R[k] / 1024
+    printf "%-22s %10.2f %10.2f %14.0f\n", k, T[k], C[k], R[k] / 1024
   }
-  function ratio(label, a, b) { printf "%-34s wall %6.2fx   CPU %6.2fx   RSS %6.2fx\n", label, T[a] / T[b], C[a] / C[b], R[a] / R[b] }
+  function ratio(label, a, b) { printf "%-38s wall %6.2fx   CPU %6.2fx   RSS %6.2fx\n", label, T[a] / T[b], C[a] / C[b], R[a] / R[b] }
   END {
     printf "small: %d objects x %d KiB; big: 2 objects x %d MiB; cat: 1 x %d MiB\n", small_n, kib, mb, mb
     printf "%d reps, interleaved, medians; load average before: %s\n\n", reps, load
-    printf "%-18s %10s %10s %14s\n", "case", "wall s", "CPU s", "peak RSS MiB"
+    printf "%-22s %10s %10s %14s\n", "case", "wall s", "CPU s", "peak RSS MiB"
     split("small big", sets, " ")
-    split("jobrun-cold jobrun-warm s5cmd awscli", cases, " ")
-    for (s = 1; s <= 2; s++) for (k = 1; k <= 4; k++) row(sets[s] "/" cases[k])
+    split("jobrun-cold jobrun-warm jobrun-fastfile s5cmd awscli", cases, " ")
+    for (s = 1; s <= 2; s++) for (k = 1; k <= 5; k++) row(sets[s] "/" cases[k])
     row("big/fetch-only"); row("big/write-only"); row("cat/jobrun-cat"); row("cat/s5cmd-cat")
     printf "\n"
     for (s = 1; s <= 2; s++) {
@@ -159,6 +165,7 @@ awk -v reps="$reps" -v small_n="$small_n" -v kib="$small_kib" -v mb="$big_mb" -v
       ratio(x ": jobrun-cold / awscli", x "/jobrun-cold", x "/awscli")
       ratio(x ": jobrun-warm / s5cmd", x "/jobrun-warm", x "/s5cmd")
       ratio(x ": jobrun-warm / jobrun-cold", x "/jobrun-warm", x "/jobrun-cold")
+      ratio(x ": jobrun-fastfile / jobrun-cold", x "/jobrun-fastfile", x "/jobrun-cold")
     }
     ratio("big: fetch-only / awscli", "big/fetch-only", "big/awscli")
     ratio("cat: jobrun / s5cmd", "cat/jobrun-cat", "cat/s5cmd-cat")

@@ -9,6 +9,11 @@
 //	stagebench cat URI                     pin the object URI and stream it to
 //	                                       stdout through Stager.Open, as Pipe
 //	                                       mode reads a channel (no cache)
+//	stagebench fastfile -cache DIR -mnt M URI  mount the S3 prefix URI as a
+//	                                       FastFile channel at M (a Stager with
+//	                                       the cache DIR) and read every file
+//	                                       through it in key order, as a
+//	                                       trainer would; then unmount
 //
 // AWS settings come from the environment (AWS_ENDPOINT_URL_S3, ...).
 // STAGEBENCH_CPUPROFILE=FILE writes a CPU profile of the command (go tool
@@ -69,6 +74,8 @@ func run(args []string) error {
 		return stage(args[1:])
 	case "cat":
 		return cat(args[1:])
+	case "fastfile":
+		return fastFile(args[1:])
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
@@ -146,6 +153,61 @@ func cat(args []string) error {
 }
 
 type writerOnly struct{ io.Writer }
+
+func fastFile(args []string) error {
+	fs := flag.NewFlagSet("fastfile", flag.ExitOnError)
+	cacheDir := fs.String("cache", "", "cache directory (required)")
+	mnt := fs.String("mnt", "", "mount point, created if missing (required)")
+	fs.Parse(args)
+	if fs.NArg() != 1 || *cacheDir == "" || *mnt == "" {
+		return fmt.Errorf("usage: stagebench fastfile -cache DIR -mnt DIR s3://bucket/prefix/")
+	}
+	ctx := context.Background()
+	client, _, err := awsconfig.S3Client(ctx, awsconfig.Options{})
+	if err != nil {
+		return err
+	}
+	c, err := channels.OpenCache(*cacheDir, 0)
+	if err != nil {
+		return err
+	}
+	s := &channels.Stager{S3: client, Cache: c}
+	start := time.Now()
+	st, err := s.Pin(ctx, []spec.Input{input(fs.Arg(0), "fastfile")})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*mnt, 0o755); err != nil {
+		return err
+	}
+	ff, err := channels.MountFastFile(ctx, *mnt, filepath.Join(*cacheDir, "spill"), st[0].Objects, s)
+	if err != nil {
+		return err
+	}
+	defer ff.Close()
+	mounted := time.Since(start)
+	buf := make([]byte, 1<<20)
+	var bytes, want int64
+	for _, o := range st[0].Objects {
+		want += o.Size
+		f, err := os.Open(filepath.Join(*mnt, o.Rel))
+		if err != nil {
+			return err
+		}
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", o.Rel, err)
+		}
+		bytes += n
+	}
+	if bytes != want {
+		return fmt.Errorf("read %d bytes through FastFile, the objects hold %d", bytes, want)
+	}
+	fmt.Fprintf(os.Stderr, "mounted %d objects in %v, read %d bytes through FastFile in %v\n",
+		len(st[0].Objects), mounted.Round(time.Millisecond), bytes, time.Since(start).Round(time.Millisecond))
+	return ff.Close()
+}
 
 func gen(args []string) error {
 	if len(args) != 3 {
