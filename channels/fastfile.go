@@ -72,6 +72,7 @@ type FastFile struct {
 	ctx    context.Context // downloads; cancelled by Close
 	cancel context.CancelFunc
 	cursor atomic.Int64 // next index for the in-order workers
+	served atomic.Int64 // reads that reached Read (not passthrough)
 	mu     sync.Mutex   // guards closed and wg.Add
 	closed bool
 	wg     sync.WaitGroup
@@ -580,8 +581,9 @@ func childDir(ctx context.Context, parent *fs.Inode, name string) *fs.Inode {
 // ffFile is one object in the tree.
 type ffFile struct {
 	fs.Inode
-	ff  *FastFile
-	idx int
+	ff    *FastFile
+	idx   int
+	opens atomic.Int32 // handles open, released or not by the kernel yet
 }
 
 var (
@@ -612,6 +614,7 @@ func (n *ffFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32,
 	if err != nil {
 		return nil, 0, syscall.EIO
 	}
+	n.opens.Add(1)
 	return &ffHandle{node: n, f: f}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
@@ -623,15 +626,36 @@ type ffHandle struct {
 }
 
 var (
-	_ fs.FileReader   = (*ffHandle)(nil)
-	_ fs.FileReleaser = (*ffHandle)(nil)
+	_ fs.FileReader          = (*ffHandle)(nil)
+	_ fs.FileReleaser        = (*ffHandle)(nil)
+	_ fs.FilePassthroughFder = (*ffHandle)(nil)
 )
 
 func (h *ffHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.node.ff.served.Add(1)
 	return h.node.ff.read(ctx, h.node.idx, h.f, dest, off)
+}
+
+// PassthroughFd lets the kernel read a completely downloaded object
+// straight from its spill file (FUSE passthrough, Linux 6.9+, as root):
+// no request reaches this process, reads run at the file system's speed.
+// go-fuse asks when the object has no passthrough handle open. The kernel
+// refuses a passthrough open of a file that is open without it, and that
+// refusal would fail the open: so only a handle that is the object's only
+// one qualifies (a handle the kernel released but this process has not
+// heard of yet only sends this one through Read). Where the kernel or the
+// rights do not allow it, go-fuse stops asking and reads go through Read.
+func (h *ffHandle) PassthroughFd() (int, bool) {
+	n := h.node
+	st := n.ff.spills[n.idx].state()
+	if !st.finished || st.err != nil || st.done != n.ff.objs[n.idx].Size || n.opens.Load() != 1 {
+		return 0, false
+	}
+	return int(h.f.Fd()), true
 }
 
 func (h *ffHandle) Release(ctx context.Context) syscall.Errno {
 	h.f.Close()
+	h.node.opens.Add(-1)
 	return 0
 }
