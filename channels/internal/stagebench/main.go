@@ -80,6 +80,20 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// cachedStager is a Stager with the AWS settings of the environment and
+// the cache in dir.
+func cachedStager(ctx context.Context, dir string) (*channels.Stager, error) {
+	client, _, err := awsconfig.S3Client(ctx, awsconfig.Options{})
+	if err != nil {
+		return nil, err
+	}
+	c, err := channels.OpenCache(dir, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &channels.Stager{S3: client, Cache: c}, nil
+}
+
 func input(uri, mode string) spec.Input {
 	return spec.Input{Name: "train", URI: uri, Type: "s3prefix", Mode: mode, Compression: "none",
 		Distribution: "fully_replicated", RecordWrapper: "none"}
@@ -98,16 +112,11 @@ func stage(args []string) error {
 		return fmt.Errorf("usage: stagebench stage -cache DIR -work DIR s3://bucket/prefix/")
 	}
 	ctx := context.Background()
-	client, _, err := awsconfig.S3Client(ctx, awsconfig.Options{})
+	s, err := cachedStager(ctx, *cacheDir)
 	if err != nil {
 		return err
 	}
-	c, err := channels.OpenCache(*cacheDir, 0)
-	if err != nil {
-		return err
-	}
-	s := &channels.Stager{S3: client, Cache: c, Concurrency: *conc, PartSize: *part,
-		MultipartThreshold: *threshold, PartConcurrency: *partConc}
+	s.Concurrency, s.PartSize, s.MultipartThreshold, s.PartConcurrency = *conc, *part, *threshold, *partConc
 	start := time.Now()
 	st, err := s.Stage(ctx, []spec.Input{input(fs.Arg(0), "file")}, *work)
 	if err != nil {
@@ -163,15 +172,10 @@ func fastFile(args []string) error {
 		return fmt.Errorf("usage: stagebench fastfile -cache DIR -mnt DIR s3://bucket/prefix/")
 	}
 	ctx := context.Background()
-	client, _, err := awsconfig.S3Client(ctx, awsconfig.Options{})
+	s, err := cachedStager(ctx, *cacheDir)
 	if err != nil {
 		return err
 	}
-	c, err := channels.OpenCache(*cacheDir, 0)
-	if err != nil {
-		return err
-	}
-	s := &channels.Stager{S3: client, Cache: c}
 	start := time.Now()
 	st, err := s.Pin(ctx, []spec.Input{input(fs.Arg(0), "fastfile")})
 	if err != nil {
